@@ -1,0 +1,131 @@
+# netward build. `make` builds build/netwardd and build/netwardctl;
+# `make check` installs deps, builds and runs every test (also under SAN=1).
+# V=1 shows the commands.
+
+VERSION := 0.1.0
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+ifeq ($(SAN),1)
+BUILD ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD ?= build
+SANFLAGS :=
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+msg := @true
+else
+Q := @
+msg = @printf '  %-8s %s\n'
+endif
+
+PKGS := libbpf libelf zlib libsystemd libcjson libmnl
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Iuser -I$(BUILD) \
+	  -DNW_VERSION='"$(VERSION)"' $(SANFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDFLAGS += $(SANFLAGS)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lsystemd -lcjson -lmnl) -lm
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude \
+	      -Wall -Werror
+BPF_OBJS := bind_guard
+SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
+
+COMMON := util log cgroup policy config events counters
+DAEMON := $(COMMON) bpf_pin bind_guard listeners control netwardd
+CTL := $(COMMON) netwardctl
+
+UNIT_TESTS := test_config test_policy test_cgroup test_events test_util
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all clean check deps unit integration test bench demo install uninstall helpers
+
+all: $(BUILD)/netwardd $(BUILD)/netwardctl helpers
+
+$(BUILD):
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c bpf/common.bpf.h $(wildcard include/netward/*.h) | $(BUILD)
+	$(msg) BPF $@
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(msg) GEN-SKEL $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BUILD)/%.o: user/%.c $(wildcard user/*.h include/netward/*.h) $(SKELS) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/netwardd: $(DAEMON:%=$(BUILD)/%.o)
+	$(msg) LINK $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/netwardctl: $(CTL:%=$(BUILD)/%.o)
+	$(msg) LINK $@
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# test helpers: real sockets and a bench loop
+HELPERS := bindtest bind_bench
+helpers: $(HELPERS:%=$(BUILD)/%)
+
+$(BUILD)/%: tests/helpers/%.c | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LDLIBS)
+
+# --- tests ------------------------------------------------------------------
+$(BUILD)/test_%: tests/unit/test_%.c $(COMMON:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(COMMON:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+deps:
+	$(Q)tools/deps.sh
+
+unit: $(UNIT_TESTS:%=$(BUILD)/%)
+	$(Q)set -e; for t in $^; do echo "== $$t"; $$t; done
+
+integration: all
+	$(Q)BUILD=$(BUILD) tests/integration/run.sh
+
+test: unit integration
+
+# The same suite, plain and under ASan+UBSan.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory test
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+	$(Q)$(MAKE) --no-print-directory SAN=1 test
+
+bench: deps all
+	$(Q)BUILD=$(BUILD) tests/bench/bind_bench.sh
+
+demo: deps all
+	$(Q)BUILD=$(BUILD) tools/demo.sh
+
+install: all
+	install -D -m 0755 $(BUILD)/netwardd $(DESTDIR)$(PREFIX)/sbin/netwardd
+	install -D -m 0755 $(BUILD)/netwardctl $(DESTDIR)$(PREFIX)/sbin/netwardctl
+	install -D -m 0644 man/netwardd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardd.8
+	install -D -m 0644 man/netwardctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardctl.8
+	install -D -m 0644 man/netward.json.5 $(DESTDIR)$(PREFIX)/share/man/man5/netward.json.5
+	install -D -m 0644 systemd/netwardd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/netwardd.service
+	install -D -m 0644 etc/netward.json.example $(DESTDIR)$(PREFIX)/share/doc/netward/netward.json.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/netwardd $(DESTDIR)$(PREFIX)/sbin/netwardctl \
+	      $(DESTDIR)$(PREFIX)/share/man/man8/netwardd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardctl.8 \
+	      $(DESTDIR)$(PREFIX)/share/man/man5/netward.json.5 \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/netwardd.service
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Pin directory, pinned maps and links: adopt what a previous netwardd left
+ * so that a restart never leaves a window without enforcement. */
+#ifndef NETWARD_BPF_PIN_H
+#define NETWARD_BPF_PIN_H
+
+#include <stdint.h>
+#include <bpf/libbpf.h>
+
+/* Makes sure dir is on a bpf filesystem (mounting /sys/fs/bpf when it is
+ * not mounted and dir lies under it) and creates dir and dir/links. */
+int nw_pin_dir_prepare(const char *dir);
+
+/* Sets "<dir>/<map name>" as the pin path of every non-internal map, so that
+ * load reuses pinned maps and pins new ones. */
+int nw_pin_maps(struct bpf_object *obj, const char *dir);
+void nw_unpin_maps(struct bpf_object *obj);
+/* Removes dir/links and dir when empty. */
+void nw_pin_dir_remove(const char *dir);
+
+enum nw_link_how {
+	NW_LINK_NEW,		/* nothing was pinned: attached */
+	NW_LINK_UPDATED,	/* pinned link kept, program swapped atomically */
+	NW_LINK_REPLACED,	/* new link attached first, then the old one dropped */
+};
+const char *nw_link_how_name(enum nw_link_how how);
+
+/* Attaches prog (to cgroup_fd when >= 0, else by its SEC()) and pins the
+ * link at pin_path, adopting a link already pinned there. */
+int nw_link_install(struct bpf_program *prog, const char *pin_path, int cgroup_fd,
+		    uint64_t cgroup_id, struct bpf_link **out, enum nw_link_how *how);
+
+/* Unpins and detaches. */
+void nw_link_remove(struct bpf_link *link, const char *pin_path);
+
+#endif

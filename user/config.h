@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* /etc/netward/netward.json: parse and validate. Errors name the JSON path
+ * and the value: "binds.rules[0].action: \"block\" is not an action ...". */
+#ifndef NETWARD_CONFIG_FILE_H
+#define NETWARD_CONFIG_FILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NW_DEFAULT_CONFIG "/etc/netward/netward.json"
+#define NW_DEFAULT_PIN_DIR "/sys/fs/bpf/netward"
+#define NW_DEFAULT_SOCKET "/run/netward/netward.sock"
+#define NW_DEFAULT_STATE_DIR "/var/lib/netward"
+#define NW_CONFIG_MAX_BYTES (1024 * 1024)
+#define NW_ERR_LEN 512
+
+struct nw_cfg_bind_rule {
+	char *cgroup;		/* NULL: any cgroup */
+	uint16_t port;		/* 0: any */
+	uint8_t proto;		/* 0: any */
+	uint8_t family;		/* 0: any */
+	uint8_t action;
+};
+
+struct nw_cfg {
+	bool netns_all;
+	char *pin_dir;
+	bool keep_on_exit;
+	char *socket;
+	char *bind_cgroup;
+	uint8_t bind_default;
+	bool scan_listeners;
+	struct nw_cfg_bind_rule *rules;
+	size_t n_rules;
+	int log_level;
+	size_t history;
+	/* sections of SPEC.md accepted but not acted on by this version */
+	char pending[128];
+};
+
+void nw_cfg_defaults(struct nw_cfg *cfg);
+void nw_cfg_free(struct nw_cfg *cfg);
+
+/* Parses text into cfg (defaults first). On error returns -EINVAL and
+ * writes "<json path>: <problem>" (or "line L column C: ...") to err. */
+int nw_cfg_parse(const char *text, struct nw_cfg *cfg, char *err, size_t errlen);
+
+/* Checks that every cgroup the config names exists under mount. */
+int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err, size_t errlen);
+
+/* Reads and parses a file. A missing file is -ENOENT. err carries the path:
+ * "/etc/netward/netward.json: binds.default_action: ...". */
+int nw_cfg_load(const char *path, struct nw_cfg *cfg, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "util.h"
+
+#define IN_MAX (64 * 1024)
+#define OUT_MAX (4 * 1024 * 1024)
+#define MAX_CLIENTS 64
+
+struct nw_control_client {
+	struct nw_control *ctl;
+	struct nw_control_client *next;
+	sd_event_source *src;
+	int fd;
+	char *in;
+	size_t in_len;
+	char *out;
+	size_t out_len, out_cap;
+	int follow;		/* 0: no; 1: yes */
+	int type_filter;
+	int closing;		/* close once out is flushed */
+};
+
+struct nw_control {
+	sd_event *e;
+	sd_event_source *src;
+	int fd;
+	char path[108];
+	nw_control_handler handler;
+	void *userdata;
+	struct nw_control_client *clients;
+	unsigned n_clients;
+};
+
+static void client_free(struct nw_control_client *c)
+{
+	struct nw_control_client **pp;
+
+	for (pp = &c->ctl->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->ctl->n_clients--;
+	sd_event_source_disable_unref(c->src);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static int flush(struct nw_control_client *c)
+{
+	while (c->out_len) {
+		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -errno;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	sd_event_source_set_io_events(c->src, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+	return 0;
+}
+
+int nw_control_client_send(struct nw_control_client *c, const char *line)
+{
+	size_t len = strlen(line);
+
+	if (c->out_len + len + 1 > OUT_MAX)
+		return -ENOBUFS;
+	if (c->out_len + len + 1 > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *n;
+
+		while (cap < c->out_len + len + 1)
+			cap *= 2;
+		if (!(n = realloc(c->out, cap)))
+			return -ENOMEM;
+		c->out = n;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, line, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	return flush(c);
+}
+
+void nw_control_client_follow(struct nw_control_client *c, int type_filter)
+{
+	c->follow = 1;
+	c->type_filter = type_filter;
+}
+
+unsigned nw_control_followers(const struct nw_control *ctl)
+{
+	unsigned n = 0;
+
+	for (struct nw_control_client *c = ctl->clients; c; c = c->next)
+		n += c->follow == 1;
+	return n;
+}
+
+void nw_control_broadcast(struct nw_control *ctl, unsigned type, const char *json)
+{
+	struct nw_control_client *c = ctl->clients, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (c->follow != 1 || (c->type_filter >= 0 && (unsigned)c->type_filter != type))
+			continue;
+		if (nw_control_client_send(c, json) < 0) {
+			log_warn("control: dropping a follower that does not read");
+			client_free(c);
+		}
+	}
+}
+
+static void handle_line(struct nw_control_client *c, char *line)
+{
+	cJSON *req = cJSON_Parse(line), *reply = cJSON_CreateObject();
+	const cJSON *cmd;
+	char *text;
+	int follow = 0;
+
+	cJSON_AddBoolToObject(reply, "ok", 1);
+	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	if (!req || !cJSON_IsObject(req)) {
+		cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
+		cJSON_AddStringToObject(reply, "error", "request is not a JSON object");
+	} else if (!cJSON_IsString(cmd)) {
+		cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
+		cJSON_AddStringToObject(reply, "error", "request has no \"cmd\" string");
+	} else {
+		follow = c->ctl->handler(c, req, reply, c->ctl->userdata);
+	}
+	text = cJSON_PrintUnformatted(reply);
+	if (!text || nw_control_client_send(c, text) < 0)
+		c->closing = 1;
+	free(text);
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+	if (follow != 1)
+		c->follow = 0;
+}
+
+static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct nw_control_client *c = userdata;
+	(void)s;
+
+	if (revents & EPOLLOUT && flush(c) < 0)
+		goto drop;
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		char buf[4096];
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			goto drop;
+		if (n > 0) {
+			char *nl;
+
+			if (c->in_len + (size_t)n > IN_MAX) {
+				nw_control_client_send(c,
+					"{\"ok\":false,\"error\":\"request longer than 64 KiB\"}");
+				goto drop;
+			}
+			memcpy(c->in + c->in_len, buf, (size_t)n);
+			c->in_len += (size_t)n;
+			while ((nl = memchr(c->in, '\n', c->in_len))) {
+				size_t len = (size_t)(nl - c->in) + 1;
+
+				*nl = 0;
+				handle_line(c, c->in);
+				memmove(c->in, c->in + len, c->in_len - len);
+				c->in_len -= len;
+			}
+		}
+	}
+	if (c->closing && !c->out_len)
+		goto drop;
+	return 0;
+drop:
+	client_free(c);
+	return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct nw_control *ctl = userdata;
+	struct nw_control_client *c;
+	int cfd;
+	(void)s;
+	(void)revents;
+
+	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return 0;
+	if (ctl->n_clients >= MAX_CLIENTS) {
+		log_warn("control: more than %d clients, refusing one", MAX_CLIENTS);
+		close(cfd);
+		return 0;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->in = malloc(IN_MAX))) {
+		free(c);
+		close(cfd);
+		return 0;
+	}
+	c->ctl = ctl;
+	c->fd = cfd;
+	c->type_filter = -1;
+	if (sd_event_add_io(ctl->e, &c->src, cfd, EPOLLIN, on_client, c) < 0) {
+		free(c->in);
+		free(c);
+		close(cfd);
+		return 0;
+	}
+	c->next = ctl->clients;
+	ctl->clients = c;
+	ctl->n_clients++;
+	return 0;
+}
+
+int nw_control_open(struct nw_control **out, sd_event *e, const char *path,
+		    nw_control_handler handler, void *userdata)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct nw_control *ctl;
+	char dir[108], *slash;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->fd = -1;
+	ctl->e = e;
+	ctl->handler = handler;
+	ctl->userdata = userdata;
+	strcpy(ctl->path, path);
+	strcpy(dir, path);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = 0;
+		if ((err = nw_mkdir_p(dir, 0755)))
+			goto cleanup;
+	}
+	strcpy(sa.sun_path, path);
+	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	unlink(path);	/* a stale socket from a killed instance */
+	{
+		mode_t old = umask(0077);	/* 0600 from the start: no window */
+
+		err = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+		umask(old);
+	}
+	if (err)
+		goto cleanup;
+	if (listen(ctl->fd, 16) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	if ((err = sd_event_add_io(e, &ctl->src, ctl->fd, EPOLLIN, on_accept, ctl)) < 0)
+		goto cleanup;
+	*out = ctl;
+	return 0;
+cleanup:
+	if (ctl->fd >= 0)
+		close(ctl->fd);
+	free(ctl);
+	return err;
+}
+
+void nw_control_close(struct nw_control *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl->clients);
+	sd_event_source_disable_unref(ctl->src);
+	close(ctl->fd);
+	unlink(ctl->path);
+	free(ctl);
+}

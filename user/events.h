@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Events: names, decoding of kernel records into JSON, and the bounded
+ * history netwardctl events reads. */
+#ifndef NETWARD_EVENTS_H
+#define NETWARD_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "netward/event.h"
+
+const char *nw_event_type_name(unsigned type);
+int nw_event_type_parse(const char *name);	/* enum nw_event_type or -EINVAL */
+
+/* A JSON object with the common fields: ts, type, netns. */
+cJSON *nw_event_new(unsigned type, uint32_t netns);
+
+/* Decodes one ring buffer record. cg_mount (may be NULL) resolves cgroup
+ * ids to paths. Returns NULL and sets errno (EBADMSG) on a bad record. */
+cJSON *nw_event_decode(const void *data, size_t len, const char *cg_mount);
+
+/* One line for the log: "bind_denied: pid 42 (nc) ... tcp 0.0.0.0:8443" */
+void nw_event_summary(const cJSON *ev, char *buf, size_t size);
+
+/* MESSAGE_ID for journald, one per event type. */
+void nw_event_message_id(unsigned type, char buf[33]);
+
+struct nw_history {
+	char **lines;		/* JSON text, one event each */
+	uint16_t *types;
+	size_t cap, start, count;
+	uint64_t total;
+};
+
+int nw_history_init(struct nw_history *h, size_t cap);
+void nw_history_free(struct nw_history *h);
+int nw_history_add(struct nw_history *h, unsigned type, const char *json);
+/* i-th oldest retained event (0 <= i < count) */
+const char *nw_history_get(const struct nw_history *h, size_t i, unsigned *type);
+
+#endif

@@ -1,0 +1,723 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * netwardd: loads netward's BPF programs, keeps them attached and pinned,
+ * turns their events into logs, history and streams, and answers netwardctl.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include <arpa/inet.h>
+
+#include "bind_guard.h"
+#include "bpf_pin.h"
+#include "counters.h"
+#include "cgroup.h"
+#include "config.h"
+#include "control.h"
+#include "events.h"
+#include "listeners.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+
+#ifndef NW_VERSION
+#define NW_VERSION "0.0.0"
+#endif
+
+struct daemon {
+	sd_event *e;
+	const char *config_path;
+	bool config_explicit;
+	bool config_found;
+	const char *arg_pin_dir, *arg_socket, *arg_state_dir;
+	bool dry_run;
+	struct nw_cfg cfg;
+	char cg_mount[PATH_MAX];
+	char pin_dir[PATH_MAX];
+	char socket[108];
+	uint32_t netns;
+	struct nw_bind_guard *bind;
+	struct ring_buffer *rb;
+	struct nw_control *ctl;
+	struct nw_history hist;
+	uint64_t started_ns;
+	uint64_t events_seen, events_bad;
+	unsigned reloads, reload_failures;
+	char last_reload_error[NW_ERR_LEN];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: netwardd [OPTIONS]\n"
+"\n"
+"Guards the network namespace it runs in: catches wildcard binds (0.0.0.0, ::)\n"
+"in the kernel and allows, audits, denies or rewrites them to loopback, reports\n"
+"and optionally kills listen() without bind(), and says who did it.\n"
+"\n"
+"Options:\n"
+"  --config PATH     configuration file (default " NW_DEFAULT_CONFIG ";\n"
+"                    built-in defaults when that file does not exist)\n"
+"  --pin-dir DIR     where maps and links are pinned (default " NW_DEFAULT_PIN_DIR ")\n"
+"  --socket PATH     control socket (default " NW_DEFAULT_SOCKET ")\n"
+"  --state-dir DIR   state kept across restarts (default " NW_DEFAULT_STATE_DIR ";\n"
+"                    reserved: this version stores nothing there)\n"
+"  --foreground      accepted for compatibility: netwardd never forks\n"
+"  --dry-run         observe and log; deny, rewrite and kill become audit\n"
+"  --check-config    validate the configuration and exit (0 valid, 1 not)\n"
+"  --version         print the version and exit\n"
+"  --help            this text\n"
+"\n"
+"Signals: SIGHUP reloads the configuration (a bad file is rejected and the\n"
+"running one stays); SIGTERM detaches and unpins unless bpf.keep_on_exit is\n"
+"true; after SIGKILL the pinned links keep enforcing.\n"
+"\n"
+"Examples:\n"
+"  netwardd --check-config --config /etc/netward/netward.json\n"
+"  ip netns exec lab netwardd --config lab.json --pin-dir /sys/fs/bpf/netward-lab \\\n"
+"      --socket /run/netward/lab.sock\n"
+"\n"
+"See netwardd(8), netward.json(5), netwardctl(8).\n");
+}
+
+/* --- events ------------------------------------------------------------ */
+
+static int event_priority(const cJSON *ev)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
+	const char *type = cJSON_IsString(t) ? t->valuestring : "";
+
+	if (!strcmp(type, "bind_denied") || !strcmp(type, "wildcard_listener"))
+		return LOG_WARNING;
+	if (!strcmp(type, "daemon"))
+		return LOG_INFO;
+	return LOG_NOTICE;
+}
+
+/* journald: MESSAGE_ID, NETWARD_EVENT, NETWARD_<FIELD> for every field, and
+ * the whole event as NETWARD_JSON. */
+static void log_event(unsigned type, const cJSON *ev, const char *json)
+{
+	char summary[1024], mid[33];
+	char bufs[32][256];
+	const char *fields[36];
+	size_t n = 0;
+
+	nw_event_summary(ev, summary, sizeof(summary));
+	if (!nw_log_to_journal()) {
+		nw_log(event_priority(ev), "%s", summary);
+		return;
+	}
+	nw_event_message_id(type, mid);
+	snprintf(bufs[n], sizeof(bufs[n]), "MESSAGE_ID=%s", mid);
+	fields[n] = bufs[n];
+	n++;
+	for (const cJSON *it = ev->child; it && n < 30; it = it->next) {
+		char key[64];
+		size_t k;
+
+		for (k = 0; it->string[k] && k < sizeof(key) - 1; k++)
+			key[k] = (char)(it->string[k] >= 'a' && it->string[k] <= 'z'
+						? it->string[k] - 32 : it->string[k]);
+		key[k] = 0;
+		if (!strcmp(key, "TYPE"))
+			strcpy(key, "EVENT");
+		if (cJSON_IsString(it))
+			snprintf(bufs[n], sizeof(bufs[n]), "NETWARD_%s=%s", key, it->valuestring);
+		else if (cJSON_IsNumber(it))
+			snprintf(bufs[n], sizeof(bufs[n]), "NETWARD_%s=%.0f", key, it->valuedouble);
+		else if (cJSON_IsBool(it))
+			snprintf(bufs[n], sizeof(bufs[n]), "NETWARD_%s=%s", key,
+				 cJSON_IsTrue(it) ? "true" : "false");
+		else
+			continue;
+		fields[n] = bufs[n];
+		n++;
+	}
+	{
+		static char jbuf[4096];
+
+		snprintf(jbuf, sizeof(jbuf), "NETWARD_JSON=%s", json);
+		fields[n++] = jbuf;
+	}
+	fields[n] = NULL;
+	nw_log_fields(event_priority(ev), summary, fields);
+}
+
+static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
+{
+	char *json = cJSON_PrintUnformatted(ev);
+
+	if (!json)
+		return;
+	d->events_seen++;
+	nw_history_add(&d->hist, type, json);
+	if (d->ctl)
+		nw_control_broadcast(d->ctl, type, json);
+	log_event(type, ev, json);
+	free(json);
+}
+
+static void daemon_event(struct daemon *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void daemon_event(struct daemon *d, const char *fmt, ...)
+{
+	cJSON *ev = nw_event_new(NW_EV_DAEMON, d->netns);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!ev)
+		return;
+	cJSON_AddNumberToObject(ev, "pid", getpid());
+	cJSON_AddStringToObject(ev, "message", msg);
+	dispatch(d, NW_EV_DAEMON, ev);
+	cJSON_Delete(ev);
+}
+
+static int on_ring(void *ctx, void *data, size_t len)
+{
+	struct daemon *d = ctx;
+	const struct nw_event_hdr *h = data;
+	cJSON *ev = nw_event_decode(data, len, d->cg_mount);
+
+	if (!ev) {
+		d->events_bad++;
+		log_debug("events: undecodable record of %zu bytes", len);
+		return 0;
+	}
+	dispatch(d, h->type, ev);
+	cJSON_Delete(ev);
+	return 0;
+}
+
+static int on_ring_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct daemon *d = userdata;
+	(void)s;
+	(void)fd;
+	(void)revents;
+
+	ring_buffer__consume(d->rb);
+	return 0;
+}
+
+/* --- start-up scan ------------------------------------------------------ */
+
+static void pid_cgroup(pid_t pid, char *out, size_t size)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	out[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	if (!(f = fopen(path, "re")))
+		return;
+	while (getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(out, size, "%s", line + 3);
+			break;
+		}
+	free(line);
+	fclose(f);
+}
+
+static void scan_listeners(struct daemon *d)
+{
+	struct nw_listener *v = NULL;
+	int n = nw_scan_wildcard_listeners(&v);
+
+	if (n < 0) {
+		log_warn("listener scan: %s", strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		cJSON *ev = nw_event_new(NW_EV_WILDCARD_LISTENER, d->netns);
+		char a[64], cg[PATH_MAX], abs[PATH_MAX];
+		uint64_t id;
+
+		if (!ev)
+			break;
+		if (v[i].pid) {
+			cJSON_AddNumberToObject(ev, "pid", v[i].pid);
+			cJSON_AddStringToObject(ev, "comm", v[i].comm);
+		}
+		cJSON_AddNumberToObject(ev, "uid", v[i].uid);
+		if (v[i].pid) {
+			pid_cgroup(v[i].pid, cg, sizeof(cg));
+			if (cg[0]) {
+				cJSON_AddStringToObject(ev, "cgroup", cg);
+				if (nw_cgroup_abs(d->cg_mount, cg, abs, sizeof(abs)) == 0 &&
+				    nw_cgroup_id(abs, &id) == 0)
+					cJSON_AddNumberToObject(ev, "cgroup_id", (double)id);
+			}
+		}
+		cJSON_AddNumberToObject(ev, "family", v[i].family);
+		cJSON_AddStringToObject(ev, "proto", nw_proto_name(v[i].proto));
+		inet_ntop(v[i].sock_family, v[i].addr, a, sizeof(a));
+		cJSON_AddStringToObject(ev, "addr", a);
+		cJSON_AddNumberToObject(ev, "port", v[i].port);
+		cJSON_AddStringToObject(ev, "action", "audit");
+		cJSON_AddStringToObject(ev, "source", "scan");
+		cJSON_AddNumberToObject(ev, "inode", v[i].inode);
+		dispatch(d, NW_EV_WILDCARD_LISTENER, ev);
+		cJSON_Delete(ev);
+	}
+	free(v);
+}
+
+/* --- configuration -------------------------------------------------------- */
+
+static int load_config(struct daemon *d, struct nw_cfg *cfg, char *err, size_t errlen)
+{
+	char msg[NW_ERR_LEN];
+	int r;
+
+	r = nw_cfg_load(d->config_path, cfg, err, errlen);
+	if (r == -ENOENT && !d->config_explicit) {
+		nw_cfg_defaults(cfg);
+		d->config_found = false;
+	} else if (r) {
+		return r;
+	} else {
+		d->config_found = true;
+	}
+	if ((r = nw_cfg_check_cgroups(cfg, d->cg_mount, msg, sizeof(msg)))) {
+		snprintf(err, errlen, "%s: %s", d->config_found ? d->config_path : "(defaults)", msg);
+		nw_cfg_free(cfg);
+	}
+	return r;
+}
+
+static int bind_cgroup_dir(struct daemon *d, const struct nw_cfg *cfg, char *out, size_t size)
+{
+	return nw_cgroup_abs(d->cg_mount, cfg->bind_cgroup ? cfg->bind_cgroup : "/", out, size);
+}
+
+/* Pushes cfg into the kernel: cgroup, rules, settings. */
+static int apply_config(struct daemon *d, const struct nw_cfg *cfg, char *err, size_t errlen)
+{
+	struct nw_bind_rule_spec *specs;
+	struct nw_config k = { 0 };
+	char dir[PATH_MAX];
+	int r;
+
+	specs = calloc(cfg->n_rules + 1, sizeof(*specs));
+	if (!specs)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const struct nw_cfg_bind_rule *cr = &cfg->rules[i];
+
+		specs[i] = (struct nw_bind_rule_spec){ .port = cr->port, .proto = cr->proto,
+						       .family = cr->family, .action = cr->action };
+		if (cr->cgroup &&
+		    ((r = nw_cgroup_abs(d->cg_mount, cr->cgroup, dir, sizeof(dir))) ||
+		     (r = nw_cgroup_id(dir, &specs[i].cgroup_id)))) {
+			snprintf(err, errlen, "binds.rules[%zu].cgroup: \"%s\": %s", i, cr->cgroup,
+				 strerror(-r));
+			goto cleanup;
+		}
+	}
+	if ((r = bind_cgroup_dir(d, cfg, dir, sizeof(dir)))) {
+		snprintf(err, errlen, "binds.cgroup: %s", strerror(-r));
+		goto cleanup;
+	}
+	if ((r = nw_bind_guard_attach(d->bind, dir))) {
+		snprintf(err, errlen, "bind-guard: attach to %s: %s", dir, strerror(-r));
+		goto cleanup;
+	}
+	k.netns = cfg->netns_all ? 0 : d->netns;
+	k.bind_default = cfg->bind_default;
+	k.dry_run = d->dry_run;
+	k.enabled = 1;
+	if ((r = nw_bind_guard_configure(d->bind, &k, specs, cfg->n_rules)))
+		snprintf(err, errlen, "bind-guard: write policy: %s", strerror(-r));
+cleanup:
+	free(specs);
+	return r;
+}
+
+static void notify_status(struct daemon *d)
+{
+	char dir[PATH_MAX];
+
+	bind_cgroup_dir(d, &d->cfg, dir, sizeof(dir));
+	sd_notifyf(0, "STATUS=guarding %s: bind4/bind6/listen attached, default %s, %zu rule%s%s",
+		   dir, nw_action_name(d->cfg.bind_default), d->cfg.n_rules,
+		   d->cfg.n_rules == 1 ? "" : "s", d->dry_run ? ", dry-run" : "");
+}
+
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+	struct nw_cfg cfg;
+	int r;
+
+	sd_notify(0, "RELOADING=1");
+	r = load_config(d, &cfg, err, errlen);
+	if (!r && (r = apply_config(d, &cfg, err, errlen))) {
+		/* put the running config back into the kernel */
+		char ignored[NW_ERR_LEN];
+
+		apply_config(d, &d->cfg, ignored, sizeof(ignored));
+		nw_cfg_free(&cfg);
+	}
+	if (r) {
+		d->reload_failures++;
+		snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
+		log_err("reload rejected, keeping the running configuration: %s", err);
+		sd_notify(0, "READY=1");
+		return r;
+	}
+	if ((cfg.pin_dir && strcmp(cfg.pin_dir, d->pin_dir) && !d->arg_pin_dir) ||
+	    (cfg.socket && strcmp(cfg.socket, d->socket) && !d->arg_socket))
+		log_warn("reload: bpf.pin_dir and control.socket take effect at the next start");
+	nw_cfg_free(&d->cfg);
+	d->cfg = cfg;
+	nw_log_set_level(d->cfg.log_level);
+	d->reloads++;
+	d->last_reload_error[0] = 0;
+	daemon_event(d, "configuration reloaded from %s",
+		     d->config_found ? d->config_path : "built-in defaults");
+	notify_status(d);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+/* --- control socket --------------------------------------------------------- */
+
+static void add_counters(struct daemon *d, cJSON *out)
+{
+	struct nw_counters sum;
+	cJSON *o;
+
+	if (nw_counters_read(nw_bind_guard_counters_fd(d->bind), &sum))
+		return;
+	o = cJSON_AddObjectToObject(out, "counters");
+	for (size_t i = 0; i < nw_counter_count; i++)
+		cJSON_AddNumberToObject(o, nw_counter_names[i], (double)nw_counter_at(&sum, i));
+}
+
+static void status(struct daemon *d, cJSON *r)
+{
+	cJSON *b, *ev;
+
+	cJSON_AddStringToObject(r, "version", NW_VERSION);
+	cJSON_AddNumberToObject(r, "pid", getpid());
+	cJSON_AddNumberToObject(r, "uptime_s",
+				(double)((nw_now_ns(CLOCK_MONOTONIC) - d->started_ns) / 1000000000ull));
+	cJSON_AddStringToObject(r, "config", d->config_found ? d->config_path : "(built-in defaults)");
+	cJSON_AddNumberToObject(r, "netns", d->netns);
+	cJSON_AddStringToObject(r, "netns_mode", d->cfg.netns_all ? "all" : "self");
+	cJSON_AddBoolToObject(r, "dry_run", d->dry_run);
+	cJSON_AddStringToObject(r, "pin_dir", d->pin_dir);
+	cJSON_AddStringToObject(r, "socket", d->socket);
+	cJSON_AddStringToObject(r, "cgroup_mount", d->cg_mount);
+	cJSON_AddBoolToObject(r, "keep_on_exit", d->cfg.keep_on_exit);
+	b = cJSON_AddObjectToObject(r, "binds");
+	cJSON_AddStringToObject(b, "cgroup", d->cfg.bind_cgroup ? d->cfg.bind_cgroup : "/");
+	cJSON_AddStringToObject(b, "default_action", nw_action_name(d->cfg.bind_default));
+	cJSON_AddNumberToObject(b, "rules", (double)d->cfg.n_rules);
+	nw_bind_guard_status(d->bind, b);
+	ev = cJSON_AddObjectToObject(r, "events");
+	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
+	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
+	cJSON_AddNumberToObject(ev, "history", (double)d->hist.count);
+	cJSON_AddNumberToObject(ev, "followers", nw_control_followers(d->ctl));
+	add_counters(d, r);
+	cJSON_AddNumberToObject(r, "reloads", d->reloads);
+	cJSON_AddNumberToObject(r, "reload_failures", d->reload_failures);
+	if (d->last_reload_error[0])
+		cJSON_AddStringToObject(r, "last_reload_error", d->last_reload_error);
+	if (d->cfg.pending[0])
+		cJSON_AddStringToObject(r, "not_implemented", d->cfg.pending);
+}
+
+static void set_error(cJSON *reply, const char *msg)
+{
+	cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
+	cJSON_AddStringToObject(reply, "error", msg);
+}
+
+static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *reply, void *ud)
+{
+	struct daemon *d = ud;
+	const char *cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd")->valuestring;
+
+	if (!strcmp(cmd, "ping"))
+		return 0;
+	if (!strcmp(cmd, "status")) {
+		status(d, reply);
+		return 0;
+	}
+	if (!strcmp(cmd, "reload")) {
+		char err[NW_ERR_LEN];
+
+		if (reload(d, err, sizeof(err)))
+			set_error(reply, err);
+		return 0;
+	}
+	if (!strcmp(cmd, "events")) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "type");
+		const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+		const cJSON *fol = cJSON_GetObjectItemCaseSensitive(req, "follow");
+		int type = -1;
+		size_t limit = d->hist.count, first;
+		cJSON *arr;
+
+		if (t && !cJSON_IsNull(t)) {
+			if (!cJSON_IsString(t) || (type = nw_event_type_parse(t->valuestring)) < 0) {
+				char msg[128];
+
+				snprintf(msg, sizeof(msg), "type: \"%s\" is not an event type",
+					 cJSON_IsString(t) ? t->valuestring : "?");
+				set_error(reply, msg);
+				return 0;
+			}
+		}
+		if (cJSON_IsNumber(lim) && lim->valuedouble >= 0 && lim->valuedouble < (double)limit)
+			limit = (size_t)lim->valuedouble;
+		arr = cJSON_AddArrayToObject(reply, "events");
+		/* the newest `limit` matching events, oldest first */
+		first = d->hist.count;
+		for (size_t n = 0; first > 0 && n < limit; first--) {
+			unsigned ty;
+
+			nw_history_get(&d->hist, first - 1, &ty);
+			if (type < 0 || ty == (unsigned)type)
+				n++;
+		}
+		for (size_t i = first; i < d->hist.count; i++) {
+			unsigned ty;
+			const char *line = nw_history_get(&d->hist, i, &ty);
+
+			if (type < 0 || ty == (unsigned)type)
+				cJSON_AddItemToArray(arr, cJSON_Parse(line));
+		}
+		if (cJSON_IsTrue(fol)) {
+			nw_control_client_follow(c, type);
+			return 1;
+		}
+		return 0;
+	}
+	{
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "unknown command \"%.100s\"", cmd);
+		set_error(reply, msg);
+	}
+	return 0;
+}
+
+/* --- signals and life cycle -------------------------------------------------- */
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
+{
+	char err[NW_ERR_LEN];
+	(void)s;
+	(void)si;
+
+	reload(ud, err, sizeof(err));
+	return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *ud)
+{
+	(void)ud;
+	(void)si;
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (level == LIBBPF_DEBUG && nw_log_get_level() < LOG_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = 0;
+	nw_log(level == LIBBPF_WARN ? LOG_WARNING : LOG_DEBUG, "%s", buf);
+	return 0;
+}
+
+/* Kernels before 5.15 silently disable cgroup-v2 socket programs once the
+ * v1 net_cls or net_prio controllers are used on a hybrid layout. */
+static void warn_old_kernel(void)
+{
+	struct utsname u;
+	int maj = 0, min = 0;
+	char *text = NULL;
+
+	if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &maj, &min) != 2)
+		return;
+	if (maj > 5 || (maj == 5 && min >= 15))
+		return;
+	if (nw_read_file("/proc/self/cgroup", &text, 65536) == 0 &&
+	    (strstr(text, "net_cls") || strstr(text, "net_prio")))
+		log_warn("kernel %s with cgroup v1 net_cls/net_prio mounted: using them disables "
+			 "cgroup-v2 socket programs (bind guard) before 5.15", u.release);
+	free(text);
+}
+
+static void cleanup(struct daemon *d, bool detach)
+{
+	nw_control_close(d->ctl);
+	ring_buffer__free(d->rb);
+	nw_bind_guard_destroy(d->bind, detach);
+	nw_history_free(&d->hist);
+	nw_cfg_free(&d->cfg);
+	sd_event_unref(d->e);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct daemon d = { .config_path = NW_DEFAULT_CONFIG };
+	bool check_only = false, detach = true;
+	char err[NW_ERR_LEN], dir[PATH_MAX];
+	sigset_t ss;
+	int o, r;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': d.config_path = optarg; d.config_explicit = true; break;
+		case 'p': d.arg_pin_dir = optarg; break;
+		case 's': d.arg_socket = optarg; break;
+		case 'S': d.arg_state_dir = optarg; break;
+		case 'f': break;
+		case 'n': d.dry_run = true; break;
+		case 'C': check_only = true; break;
+		case 'V': printf("netwardd %s\n", NW_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "netwardd: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	nw_log_init("netwardd");
+	if ((r = nw_cgroup2_mount(d.cg_mount, sizeof(d.cg_mount)))) {
+		fprintf(stderr, "netwardd: no cgroup2 mount in /proc/self/mountinfo: %s\n",
+			strerror(-r));
+		return 1;
+	}
+	if (load_config(&d, &d.cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: valid\n", d.config_found ? d.config_path : "built-in defaults");
+		nw_cfg_free(&d.cfg);
+		return 0;
+	}
+	nw_log_set_level(d.cfg.log_level);
+	snprintf(d.pin_dir, sizeof(d.pin_dir), "%s",
+		 d.arg_pin_dir ? d.arg_pin_dir : d.cfg.pin_dir ? d.cfg.pin_dir : NW_DEFAULT_PIN_DIR);
+	snprintf(d.socket, sizeof(d.socket), "%s",
+		 d.arg_socket ? d.arg_socket : d.cfg.socket ? d.cfg.socket : NW_DEFAULT_SOCKET);
+	if ((r = nw_self_netns(&d.netns))) {
+		log_err("netns: /proc/self/ns/net: %s", strerror(-r));
+		goto fail;
+	}
+	warn_old_kernel();
+	libbpf_set_print(libbpf_log);
+	d.started_ns = nw_now_ns(CLOCK_MONOTONIC);
+	if ((r = nw_history_init(&d.hist, d.cfg.history)))
+		goto fail;
+
+	if ((r = nw_pin_dir_prepare(d.pin_dir))) {
+		log_err("pin dir %s: %s%s", d.pin_dir, strerror(-r),
+			r == -ENOTSUP ? " (not on a bpf filesystem: mount -t bpf bpf DIR)" : "");
+		goto fail;
+	}
+	if ((r = nw_bind_guard_load(&d.bind, d.pin_dir))) {
+		log_err("bind-guard: load: %s%s", strerror(-r),
+			r == -EINVAL ? " (a map pinned in the pin dir may be from another "
+				       "version: remove it to start over)" : "");
+		goto fail;
+	}
+	if ((r = apply_config(&d, &d.cfg, err, sizeof(err)))) {
+		log_err("%s", err);
+		goto fail;
+	}
+
+	if ((r = sd_event_default(&d.e)) < 0)
+		goto fail;
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	if ((r = sd_event_add_signal(d.e, NULL, SIGTERM, on_sigterm, &d)) < 0 ||
+	    (r = sd_event_add_signal(d.e, NULL, SIGINT, on_sigterm, &d)) < 0 ||
+	    (r = sd_event_add_signal(d.e, NULL, SIGHUP, on_sighup, &d)) < 0)
+		goto fail;
+	d.rb = ring_buffer__new(nw_bind_guard_events_fd(d.bind), on_ring, &d, NULL);
+	if (!d.rb) {
+		r = -errno;
+		log_err("events: ring buffer: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = sd_event_add_io(d.e, NULL, ring_buffer__epoll_fd(d.rb), EPOLLIN, on_ring_io,
+				 &d)) < 0)
+		goto fail;
+	if ((r = nw_control_open(&d.ctl, d.e, d.socket, on_request, &d))) {
+		log_err("control socket %s: %s", d.socket, strerror(-r));
+		goto fail;
+	}
+	sd_event_set_watchdog(d.e, 1);
+
+	bind_cgroup_dir(&d, &d.cfg, dir, sizeof(dir));
+	daemon_event(&d, "netwardd %s started: guarding netns %u (%s), binds under %s, default %s%s",
+		     NW_VERSION, d.netns, d.cfg.netns_all ? "all" : "self", dir,
+		     nw_action_name(d.cfg.bind_default), d.dry_run ? ", dry-run" : "");
+	if (d.cfg.pending[0])
+		log_notice("config sections not implemented by this version, ignored: %s",
+			   d.cfg.pending);
+	if (d.cfg.scan_listeners)
+		scan_listeners(&d);
+	ring_buffer__consume(d.rb);	/* anything that raced the start */
+	notify_status(&d);
+	sd_notify(0, "READY=1");
+
+	r = sd_event_loop(d.e);
+	detach = !d.cfg.keep_on_exit;
+	log_info("stopping: %s", detach ? "detaching and unpinning"
+					: "bpf.keep_on_exit: enforcement stays pinned");
+	cleanup(&d, detach);
+	return r < 0 ? 1 : 0;
+fail:
+	/* a failed start leaves whatever a previous instance pinned alone */
+	cleanup(&d, false);
+	return 1;
+}

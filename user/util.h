@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef NETWARD_UTIL_H
+#define NETWARD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NW_TS_LEN 40
+
+uint64_t nw_now_ns(int clock_id);
+/* CLOCK_BOOTTIME nanoseconds (what BPF's ktime_get_boot_ns gives) to an
+ * RFC 3339 UTC time with microseconds: 2026-11-22T01:39:12.123456Z */
+void nw_format_boot_ts(uint64_t boot_ns, char buf[NW_TS_LEN]);
+void nw_format_realtime(uint64_t real_ns, char buf[NW_TS_LEN]);
+
+/* Inode of the network namespace of this process (/proc/self/ns/net). */
+int nw_self_netns(uint32_t *inum);
+
+/* snprintf that returns -ENAMETOOLONG on truncation */
+int nw_path(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* mkdir -p with mode for the directories it creates */
+int nw_mkdir_p(const char *path, unsigned mode);
+
+/* Reads a whole file into a NUL-terminated malloc'ed buffer. */
+int nw_read_file(const char *path, char **out, size_t max);
+
+/* Parses a decimal unsigned number in [min, max]; the whole string. */
+int nw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+#define NW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif
