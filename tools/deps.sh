@@ -8,7 +8,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libsystemd-dev libcjson-dev libmnl-dev libcurl4-openssl-dev
 	libcmocka-dev
-	iproute2 procps python3 kmod
+	iproute2 procps python3 kmod jq util-linux
 )
 
 missing=()

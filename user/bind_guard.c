@@ -80,6 +80,8 @@ int nw_bind_guard_attach(struct nw_bind_guard *g, const char *cgroup_dir)
 
 	if ((err = nw_cgroup_id(cgroup_dir, &id)))
 		return err;
+	if (g->links[L_BIND4] && id == g->cgroup_id)
+		return 0;	/* a reload that keeps the cgroup */
 	cg_fd = open(cgroup_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0)
 		return -errno;
@@ -92,6 +94,8 @@ int nw_bind_guard_attach(struct nw_bind_guard *g, const char *cgroup_dir)
 	for (int i = 0; i < L__MAX; i++) {
 		struct bpf_link *link = NULL;
 
+		if (!link_defs[i].cgroup && g->links[i])
+			continue;	/* not tied to the cgroup: keep it */
 		if ((err = nw_path(pin, sizeof(pin), "%s/links/%s", g->pin_dir, link_defs[i].name)))
 			goto cleanup;
 		err = nw_link_install(prog_of(g, i), pin, link_defs[i].cgroup ? cg_fd : -1, id,

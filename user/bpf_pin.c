@@ -116,7 +116,7 @@ int nw_link_install(struct bpf_program *prog, const char *pin_path, int cgroup_f
 	struct bpf_link *old, *link;
 	int err;
 
-	old = bpf_link__open(pin_path);
+	old = access(pin_path, F_OK) == 0 ? bpf_link__open(pin_path) : NULL;
 	if (old && link_matches(old, cgroup_fd, cgroup_id) &&
 	    bpf_link__update_program(old, prog) == 0) {
 		*out = old;

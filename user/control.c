@@ -267,7 +267,7 @@ int nw_control_open(struct nw_control **out, sd_event *e, const char *path,
 	}
 	unlink(path);	/* a stale socket from a killed instance */
 	{
-		mode_t old = umask(0077);	/* 0600 from the start: no window */
+		mode_t old = umask(0177);	/* 0600 from the start: no window */
 
 		err = bind(ctl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 		umask(old);

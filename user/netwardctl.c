@@ -531,6 +531,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("%s", "no verb given");
+	nw_mountns_fixup();	/* under ip netns exec: find the pins and cgroups */
 	for (size_t i = 0; i < NW_ARRAY_SIZE(verbs); i++)
 		if (!strcmp(argv[optind], verbs[i].name))
 			return verbs[i].run(argc - optind, argv + optind);

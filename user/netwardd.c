@@ -626,6 +626,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	nw_log_init("netwardd");
+	r = nw_mountns_fixup();
+	if (r < 0)
+		log_warn("cgroup2/bpffs not mounted here and joining the parent's mount "
+			 "namespace failed: %s", strerror(-r));
+	else if (r > 0)
+		log_info("cgroup2/bpffs not mounted in this mount namespace (ip netns exec?): "
+			 "using the parent's; the network namespace stays this one");
 	if ((r = nw_cgroup2_mount(d.cg_mount, sizeof(d.cg_mount)))) {
 		fprintf(stderr, "netwardd: no cgroup2 mount in /proc/self/mountinfo: %s\n",
 			strerror(-r));

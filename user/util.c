@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,14 +141,98 @@ int nw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* strtoull skips white space and takes a sign after it: digits only */
+	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || *end)
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	if (errno)
 		return -EINVAL;
 	if (v < min || v > max)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+/* Which of cgroup2 and bpf are mounted in the given mountinfo (bit 0, 1). */
+static int mounted_fs(const char *mountinfo)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f = fopen(mountinfo, "re");
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		char *sep = strstr(line, " - ");
+		char fstype[32];
+
+		if (!sep || sscanf(sep + 3, "%31s", fstype) != 1)
+			continue;
+		if (!strcmp(fstype, "cgroup2"))
+			found |= 1;
+		else if (!strcmp(fstype, "bpf"))
+			found |= 2;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], *text = NULL, *p;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (nw_read_file(path, &text, 4096) < 0)
+		return 0;
+	/* pid (comm) state ppid ...: comm may hold spaces and parentheses */
+	if ((p = strrchr(text, ')')) && sscanf(p + 1, " %*c %d", &ppid) != 1)
+		ppid = 0;
+	free(text);
+	return (pid_t)ppid;
+}
+
+int nw_mountns_fixup(void)
+{
+	struct stat self, other;
+	char cwd[4096], path[64];
+	pid_t pid = getpid();
+	int fd, err = 0, ours;
+
+	ours = mounted_fs("/proc/self/mountinfo");
+	if (ours < 0 || ours == 3 || stat("/proc/self/ns/mnt", &self) < 0)
+		return 0;
+	/* the nearest ancestor in another mount namespace that has cgroup2:
+	 * whoever ran `ip netns exec` (a shell, systemd) */
+	for (int depth = 0; depth < 16 && (pid = parent_of(pid)) > 0; depth++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+		if (stat(path, &other) < 0 || other.st_ino == self.st_ino)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+		if (mounted_fs(path) > 0 && (mounted_fs(path) & 1))
+			break;
+	}
+	if (pid <= 0)
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNS) < 0)
+		err = -errno;
+	close(fd);
+	if (err)
+		return err;
+	if (cwd[0] && chdir(cwd) < 0)
+		return 1;
+	return 1;
 }

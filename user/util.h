@@ -32,4 +32,10 @@ int nw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 #define NW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* `ip netns exec` runs a command in a mount namespace with a fresh /sys:
+ * no cgroup2, no bpffs. When ours lacks either, join the mount namespace of
+ * the nearest ancestor process (whoever ran ip netns exec) that has cgroup2;
+ * the network namespace is not touched; the working directory is kept. 1 joined, 0 not needed, -errno. */
+int nw_mountns_fixup(void);
+
 #endif

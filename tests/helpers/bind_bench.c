@@ -1,1 +1,399 @@
-int main(void){return 0;}
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bind_bench: times a socket(); bind(); close() loop in two cgroups, one with
+ * netward's bind guard attached and one without, in the same run.
+ *
+ * Usage: bind_bench --guarded DIR --plain DIR [--rounds R] [--iters N]
+ *                   [--family 4|6] [--wildcard] [--proto tcp|udp]
+ *                   [--prog-link PINNED_LINK] [--stats-rounds S] [--cpu C]
+ *                   [--verbose]
+ *
+ * Each round moves this process (only this one: its own pid to
+ * DIR/cgroup.procs) into one of the two cgroups, runs a short untimed
+ * warm-up and then times N iterations with CLOCK_MONOTONIC. Rounds come in
+ * pairs in ABBA order (plain, guarded, guarded, plain, ...) so that drift
+ * and order effects cancel. The address bound is 127.0.0.1 / ::1 (the guard
+ * leaves at once), or with --wildcard 0.0.0.0 / :: (the guard looks the
+ * policy up); always port 0, so the kernel picks a free port.
+ *
+ * With --prog-link (a pinned bpf_link, e.g. <pin-dir>/links/nw_bind4) a
+ * second phase follows: BPF run-time statistics are switched on through
+ * BPF_ENABLE_STATS (the switch behind kernel.bpf_stats_enabled, held by a
+ * file descriptor, so it goes off by itself when this process ends, however
+ * it ends), S more rounds run in the guarded cgroup, and the program's
+ * run_time_ns / run_cnt deltas give its average run time. The timed rounds
+ * run with statistics off, so the ratio does not include their cost.
+ *
+ * Output: one line of key=value words on stdout, e.g.
+ *   result family=4 addr=127.0.0.1 plain_ns=1523.4 guarded_ns=1530.1
+ *   ratio=1.0044 ... bpf_runs=200000 bpf_ns=12.3
+ * ns values are per iteration, the median over the rounds; ratio is the
+ * median of the per-pair guarded/plain ratios. bpf_ns=nan when not measured.
+ * --verbose prints every round on stderr. Exit: 0 ok, 1 failure, 2 usage.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+struct opts {
+	const char *guarded, *plain, *prog_link;
+	long rounds, iters, stats_rounds;
+	int family, type, cpu;
+	bool wildcard, verbose;
+};
+
+static int join_cgroup(const char *dir)
+{
+	char path[4096], buf[32];
+	int fd, len, err = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "bind_bench: open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	len = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)len) != len) {
+		fprintf(stderr, "bind_bench: join %s: %s\n", dir, strerror(errno));
+		err = -1;
+	}
+	close(fd);
+	return err;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct sockaddr_storage target;
+static socklen_t target_len;
+
+static void make_target(const struct opts *o)
+{
+	memset(&target, 0, sizeof(target));
+	if (o->family == 6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&target;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = o->wildcard ? in6addr_any : in6addr_loopback;
+		target_len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&target;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(o->wildcard ? INADDR_ANY : INADDR_LOOPBACK);
+		target_len = sizeof(*s4);
+	}
+}
+
+/* The loop. With samples, each iteration's time goes there (one clock
+ * read per iteration: the previous end is the next start). */
+static int loop(const struct opts *o, long n, uint32_t *samples)
+{
+	int af = o->family == 6 ? AF_INET6 : AF_INET;
+	uint64_t prev = samples ? now_ns() : 0;
+
+	for (long i = 0; i < n; i++) {
+		int fd = socket(af, o->type | SOCK_CLOEXEC, 0);
+
+		if (fd < 0) {
+			fprintf(stderr, "bind_bench: socket: %s\n", strerror(errno));
+			return -1;
+		}
+		if (bind(fd, (struct sockaddr *)&target, target_len) < 0) {
+			fprintf(stderr, "bind_bench: bind: %s\n", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		if (samples) {
+			uint64_t t = now_ns();
+
+			samples[i] = t - prev > UINT32_MAX ? UINT32_MAX : (uint32_t)(t - prev);
+			prev = t;
+		}
+	}
+	return 0;
+}
+
+/* One round in dir after an untimed warm-up: every iteration's time into
+ * samples, the round's wall-clock mean per iteration into *mean. */
+static int round_in(const struct opts *o, const char *dir, uint32_t *samples, double *mean)
+{
+	uint64_t t0;
+
+	if (join_cgroup(dir) || loop(o, o->iters / 20 + 100, NULL))
+		return -1;
+	t0 = now_ns();
+	if (loop(o, o->iters, samples))
+		return -1;
+	*mean = (double)(now_ns() - t0) / (double)o->iters;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* both sort v in place */
+static double median(double *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double median_u32(uint32_t *v, long n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
+	return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* run_time_ns and run_cnt of the program behind a pinned link */
+static int prog_stats(const char *link_path, __u32 *prog_id, __u64 *time_ns, __u64 *cnt)
+{
+	struct bpf_link_info li;
+	struct bpf_prog_info pi;
+	__u32 len = sizeof(li);
+	int lfd, pfd, err = 0;
+
+	lfd = bpf_obj_get(link_path);
+	if (lfd < 0) {
+		fprintf(stderr, "bind_bench: %s: %s\n", link_path, strerror(errno));
+		return -1;
+	}
+	memset(&li, 0, sizeof(li));
+	if (bpf_obj_get_info_by_fd(lfd, &li, &len) < 0) {
+		fprintf(stderr, "bind_bench: link info %s: %s\n", link_path, strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	close(lfd);
+	pfd = bpf_prog_get_fd_by_id(li.prog_id);
+	if (pfd < 0) {
+		fprintf(stderr, "bind_bench: prog %u: %s\n", li.prog_id, strerror(errno));
+		return -1;
+	}
+	memset(&pi, 0, sizeof(pi));
+	len = sizeof(pi);
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) < 0) {
+		fprintf(stderr, "bind_bench: prog info %u: %s\n", li.prog_id, strerror(errno));
+		err = -1;
+	}
+	close(pfd);
+	*prog_id = li.prog_id;
+	*time_ns = pi.run_time_ns;
+	*cnt = pi.run_cnt;
+	return err;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"Usage: bind_bench --guarded DIR --plain DIR [--rounds R] [--iters N]\n"
+		"                  [--family 4|6] [--wildcard] [--proto tcp|udp]\n"
+		"                  [--prog-link PINNED_LINK] [--stats-rounds S] [--cpu C]\n"
+		"                  [--verbose]\n");
+	return 2;
+}
+
+static long num_arg(const char *name, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "bind_bench: %s: \"%s\" is not a number %ld-%ld\n", name, s, min,
+			max);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "guarded", required_argument, NULL, 'g' },
+		{ "plain", required_argument, NULL, 'p' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "iters", required_argument, NULL, 'n' },
+		{ "family", required_argument, NULL, 'f' },
+		{ "wildcard", no_argument, NULL, 'w' },
+		{ "proto", required_argument, NULL, 'P' },
+		{ "prog-link", required_argument, NULL, 'l' },
+		{ "stats-rounds", required_argument, NULL, 's' },
+		{ "cpu", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ 0 }
+	};
+	struct opts o = { .rounds = 9, .iters = 20000, .stats_rounds = 3, .family = 4,
+			  .type = SOCK_STREAM, .cpu = -1 };
+	double *pmean, *gmean, *ratio, *mratio, plain_ns, guarded_ns, ratio_med;
+	double plain_mean, guarded_mean, mratio_med, bpf_ns = NAN;
+	uint32_t *ps, *gs;
+	unsigned long long bpf_runs = 0;
+	__u32 prog_id = 0;
+	char addr[INET6_ADDRSTRLEN];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'g': o.guarded = optarg; break;
+		case 'p': o.plain = optarg; break;
+		case 'r': o.rounds = num_arg("--rounds", optarg, 1, 1000); break;
+		case 'n': o.iters = num_arg("--iters", optarg, 1, 100000000); break;
+		case 'f': o.family = (int)num_arg("--family", optarg, 4, 6); break;
+		case 'w': o.wildcard = true; break;
+		case 'P':
+			if (!strcmp(optarg, "tcp"))
+				o.type = SOCK_STREAM;
+			else if (!strcmp(optarg, "udp"))
+				o.type = SOCK_DGRAM;
+			else
+				return usage();
+			break;
+		case 'l': o.prog_link = optarg; break;
+		case 's': o.stats_rounds = num_arg("--stats-rounds", optarg, 1, 1000); break;
+		case 'c': o.cpu = (int)num_arg("--cpu", optarg, 0, CPU_SETSIZE - 1); break;
+		case 'v': o.verbose = true; break;
+		default: return usage();
+		}
+	}
+	if (optind < argc || !o.guarded || !o.plain || (o.family != 4 && o.family != 6))
+		return usage();
+
+	/* one CPU for the whole run: no migrations inside a timed round */
+	if (o.cpu < 0)
+		o.cpu = sched_getcpu();
+	if (o.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(o.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			fprintf(stderr, "bind_bench: pin to cpu %d: %s (not pinned)\n", o.cpu,
+				strerror(errno));
+	}
+	make_target(&o);
+	if (o.family == 6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&target)->sin6_addr, addr, sizeof(addr));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&target)->sin_addr, addr, sizeof(addr));
+
+	ps = calloc((size_t)(o.rounds * o.iters), sizeof(*ps));
+	gs = calloc((size_t)(o.rounds * o.iters), sizeof(*gs));
+	pmean = calloc((size_t)o.rounds, sizeof(double));
+	gmean = calloc((size_t)o.rounds, sizeof(double));
+	ratio = calloc((size_t)o.rounds, sizeof(double));
+	mratio = calloc((size_t)o.rounds, sizeof(double));
+	if (!ps || !gs || !pmean || !gmean || !ratio || !mratio) {
+		fprintf(stderr, "bind_bench: out of memory\n");
+		return 1;
+	}
+
+	for (long r = 0; r < o.rounds; r++) {
+		/* ABBA: even pairs plain first, odd pairs guarded first */
+		bool guarded_first = r % 2;
+		uint32_t *p = ps + r * o.iters, *g = gs + r * o.iters;
+		double pm, gm;
+
+		if (guarded_first ? round_in(&o, o.guarded, g, &gmean[r]) ||
+				    round_in(&o, o.plain, p, &pmean[r])
+				  : round_in(&o, o.plain, p, &pmean[r]) ||
+				    round_in(&o, o.guarded, g, &gmean[r]))
+			return 1;
+		pm = median_u32(p, o.iters);
+		gm = median_u32(g, o.iters);
+		ratio[r] = gm / pm;
+		mratio[r] = gmean[r] / pmean[r];
+		if (o.verbose)
+			fprintf(stderr, "bind_bench: %s round %ld: median plain %.0f ns, guarded "
+				"%.0f ns, ratio %.4f; mean plain %.1f ns, guarded %.1f ns, "
+				"ratio %.4f\n", addr, r, pm, gm, ratio[r], pmean[r], gmean[r],
+				mratio[r]);
+	}
+	plain_ns = median_u32(ps, o.rounds * o.iters);
+	guarded_ns = median_u32(gs, o.rounds * o.iters);
+	ratio_med = median(ratio, o.rounds);
+	plain_mean = median(pmean, o.rounds);
+	guarded_mean = median(gmean, o.rounds);
+	mratio_med = median(mratio, o.rounds);
+
+	if (o.prog_link) {
+		__u64 t0, n0, t1, n1;
+		__u32 id1;
+		int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+		if (stats_fd < 0) {
+			fprintf(stderr, "bind_bench: BPF_ENABLE_STATS: %s (no run times)\n",
+				strerror(errno));
+		} else {
+			if (join_cgroup(o.guarded) || loop(&o, o.iters / 20 + 100, NULL) ||
+			    prog_stats(o.prog_link, &prog_id, &t0, &n0))
+				return 1;
+			for (long r = 0; r < o.stats_rounds; r++)
+				if (loop(&o, o.iters, NULL))
+					return 1;
+			if (prog_stats(o.prog_link, &id1, &t1, &n1))
+				return 1;
+			close(stats_fd);
+			if (id1 != prog_id) {
+				fprintf(stderr, "bind_bench: program %u was replaced by %u during "
+					"the run\n", prog_id, id1);
+				return 1;
+			}
+			bpf_runs = n1 - n0;
+			if (bpf_runs)
+				bpf_ns = (double)(t1 - t0) / (double)bpf_runs;
+			if (bpf_runs < (unsigned long long)(o.stats_rounds * o.iters))
+				fprintf(stderr, "bind_bench: program %u ran %llu times for %ld "
+					"binds: is it attached to %s?\n", prog_id, bpf_runs,
+					o.stats_rounds * o.iters, o.guarded);
+		}
+	}
+
+	printf("result family=%d addr=%s wildcard=%d proto=%s rounds=%ld iters=%ld cpu=%d "
+	       "plain_ns=%.1f guarded_ns=%.1f ratio=%.4f ratio_min=%.4f ratio_max=%.4f "
+	       "plain_mean_ns=%.1f guarded_mean_ns=%.1f mean_ratio=%.4f "
+	       "prog_id=%u bpf_runs=%llu bpf_ns=%.1f\n",
+	       o.family, addr, o.wildcard, o.type == SOCK_DGRAM ? "udp" : "tcp", o.rounds,
+	       o.iters, o.cpu, plain_ns, guarded_ns, ratio_med, ratio[0], ratio[o.rounds - 1],
+	       plain_mean, guarded_mean, mratio_med, prog_id, bpf_runs, bpf_ns);
+	free(ps);
+	free(gs);
+	free(pmean);
+	free(gmean);
+	free(ratio);
+	free(mratio);
+	return 0;
+}

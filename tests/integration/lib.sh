@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# Helpers for netward's root integration tests. Every test runs in its own
+# subshell; what it creates is registered with `defer` and removed by the
+# EXIT trap in reverse order, whether the test passed or not.
+#
+# Safety: only network namespaces and cgroups with random names made here
+# are touched; nothing is ever attached to the cgroup2 root; only processes
+# started here are moved between cgroups (bindtest moves itself).
+
+NW_ROOT=${NW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BUILD=${BUILD:-build}
+[[ $BUILD = /* ]] || BUILD=$NW_ROOT/$BUILD
+NWD=$BUILD/netwardd
+NWCTL=$BUILD/netwardctl
+BINDTEST=$BUILD/bindtest
+SKIP=77
+
+CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+
+_deferred=()
+defer() { _deferred+=("$*"); }
+run_deferred() {
+	local i
+	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
+		eval "${_deferred[$i]}" >/dev/null 2>&1 || true
+	done
+	_deferred=()
+}
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "SKIP: $*" >&2; exit $SKIP; }
+log() { echo "# $*" >&2; }
+
+rand() { printf '%04x%04x' $RANDOM $RANDOM; }
+
+# Mounts bpffs and tracefs when absent (the runner calls this once).
+setup_fs() {
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+}
+
+# Per-test scratch: $TMP, $PIN (pin dir), $SOCK (control socket).
+nw_test_init() {
+	TMP=$(mktemp -d /tmp/netward-test.XXXXXX)
+	defer "rm -rf '$TMP'"
+	PIN=/sys/fs/bpf/netward-test-$(rand)
+	SOCK=$TMP/ctl.sock
+	trap run_deferred EXIT
+}
+
+# new_netns VAR: a network namespace with lo up.
+new_netns() {
+	local _nn_name=nwt-$(rand)
+	ip netns add "$_nn_name" || fail "ip netns add $_nn_name"
+	defer "ip netns del '$_nn_name'"
+	ip -n "$_nn_name" link set lo up
+	printf -v "$1" '%s' "$_nn_name"
+}
+
+# new_cgroup VAR [PARENT_DIR]: an empty cgroup under the cgroup2 mount.
+new_cgroup() {
+	local _nc_dir
+	[ -n "$CG2" ] || skip "no cgroup2 mount"
+	_nc_dir=${2:-$CG2}/netward-test-$(rand)
+	mkdir "$_nc_dir" || fail "mkdir $_nc_dir"
+	defer "kill_cgroup '$_nc_dir'; rmdir '$_nc_dir'"
+	printf -v "$1" '%s' "$_nc_dir"
+}
+
+# Kills what is left in a cgroup this test made (only our own bindtests).
+kill_cgroup() {
+	local pid
+	[ -f "$1/cgroup.procs" ] || return 0
+	for pid in $(cat "$1/cgroup.procs"); do kill -9 "$pid" 2>/dev/null; done
+	wait_until 5 cgroup_empty "$1"
+}
+cgroup_empty() { [ -z "$(cat "$1/cgroup.procs" 2>/dev/null)" ]; }
+
+# wait_until SECONDS CMD...: polls CMD until it succeeds or the deadline.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while :; do
+		"$@" && return 0
+		[ $SECONDS -ge $deadline ] && return 1
+		sleep 0.02
+	done
+}
+
+# write_config FILE: the JSON on stdin.
+write_config() { cat >"$1"; }
+
+# start_daemon NS CONFIG [ARGS...]: netwardd inside NS the way users run it
+# (ip netns exec), pinned in $PIN, socket $SOCK; waits until it answers.
+start_daemon() {
+	local ns=$1 cfg=$2
+	shift 2
+	ip netns exec "$ns" "$NWD" --config "$cfg" --pin-dir "$PIN" --socket "$SOCK" "$@" \
+		>>"$TMP/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	defer "stop_daemon_hard $DAEMON_PID '$PIN'"
+	wait_until 10 daemon_ready || { cat "$TMP/daemon.log" >&2; fail "netwardd did not become ready"; }
+}
+daemon_ready() {
+	kill -0 "$DAEMON_PID" 2>/dev/null || return 1
+	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
+}
+# SIGTERM and wait: the daemon detaches unless keep_on_exit.
+stop_daemon() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+# cleanup: whatever state the daemon is in, leave nothing pinned.
+stop_daemon_hard() {
+	kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null
+	rm -rf "$2"
+}
+
+# nw_bind NS CGROUP ARGS...: bindtest inside NS and CGROUP; prints its JSON.
+nw_bind() {
+	local ns=$1 cg=$2
+	shift 2
+	nsenter --net="/run/netns/$ns" "$BINDTEST" --cgroup "$cg" "$@"
+}
+
+ctl() { "$NWCTL" --socket "$SOCK" --pin-dir "$PIN" "$@"; }
+
+# jfield JSON FILTER: one value (jq -r)
+jfield() { jq -r "$2" <<<"$1"; }
+
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+# events_match FILTER: an event in the daemon's history satisfies the jq filter
+events_match() {
+	ctl events --json 2>/dev/null | jq -s -e "any(.[]; $1)" >/dev/null
+}
+# wait_event FILTER: with a deadline
+wait_event() {
+	wait_until 5 events_match "$1" || {
+		ctl events --json >&2
+		fail "no event matching $1"
+	}
+}
+count_events() { ctl events --json 2>/dev/null | jq -c "select($1)" | wc -l; }
+
+counter() { ctl counters --json | jq -r ".$1"; }
