@@ -5,30 +5,41 @@
  *
  * Usage: bind_bench --guarded DIR --plain DIR [--rounds R] [--iters N]
  *                   [--family 4|6] [--wildcard] [--proto tcp|udp]
- *                   [--prog-link PINNED_LINK] [--stats-rounds S] [--cpu C]
+ *                   [--prog-link PINNED_LINK] [--stats-iters M] [--cpu C]
  *                   [--verbose]
  *
- * Each round moves this process (only this one: its own pid to
- * DIR/cgroup.procs) into one of the two cgroups, runs a short untimed
- * warm-up and then times N iterations with CLOCK_MONOTONIC. Rounds come in
- * pairs in ABBA order (plain, guarded, guarded, plain, ...) so that drift
- * and order effects cancel. The address bound is 127.0.0.1 / ::1 (the guard
- * leaves at once), or with --wildcard 0.0.0.0 / :: (the guard looks the
- * policy up); always port 0, so the kernel picks a free port.
+ * A round is a pair of short runs of N iterations, one in each cgroup, in
+ * ABBA order (plain then guarded, guarded then plain, ...). Before each run
+ * the process moves itself (only itself: its own pid to DIR/cgroup.procs)
+ * into that cgroup and does a few untimed iterations. Every iteration is
+ * timed with CLOCK_MONOTONIC (one clock read per iteration); a run counts by
+ * the median of its iterations, a round by guarded/plain of its two runs.
+ *
+ * Why short runs and medians: on a virtual machine the cost of the very
+ * same loop jumps between levels (here 2.7 and 4.2 us) for tens of
+ * milliseconds at a time, whatever the cgroup. Runs of a few hundred
+ * microseconds mostly see one level per pair, and the median over many
+ * pairs leaves out the pairs that straddle a jump.
+ *
+ * The address is 127.0.0.1 / ::1 (the guard leaves at once), or with
+ * --wildcard 0.0.0.0 / :: (the guard looks up the policy); always port 0,
+ * so the kernel picks a free port. The process is pinned to one CPU
+ * (--cpu, default the one it starts on).
  *
  * With --prog-link (a pinned bpf_link, e.g. <pin-dir>/links/nw_bind4) a
- * second phase follows: BPF run-time statistics are switched on through
+ * second phase follows: BPF run-time statistics are switched on with
  * BPF_ENABLE_STATS (the switch behind kernel.bpf_stats_enabled, held by a
- * file descriptor, so it goes off by itself when this process ends, however
- * it ends), S more rounds run in the guarded cgroup, and the program's
+ * file descriptor, so it goes off when this process ends, however it ends),
+ * M more iterations run in the guarded cgroup, and the program's
  * run_time_ns / run_cnt deltas give its average run time. The timed rounds
  * run with statistics off, so the ratio does not include their cost.
  *
- * Output: one line of key=value words on stdout, e.g.
- *   result family=4 addr=127.0.0.1 plain_ns=1523.4 guarded_ns=1530.1
- *   ratio=1.0044 ... bpf_runs=200000 bpf_ns=12.3
- * ns values are per iteration, the median over the rounds; ratio is the
- * median of the per-pair guarded/plain ratios. bpf_ns=nan when not measured.
+ * Output: one line of key=value words on stdout:
+ *   plain_ns, guarded_ns  median over the rounds of the runs' medians (ns)
+ *   delta_ns              median over the rounds of guarded - plain (ns)
+ *   ratio                 median over the rounds of guarded / plain
+ *   ratio_lo, ratio_hi    95% confidence interval of that median
+ *   prog_id, bpf_runs, bpf_ns  the stats phase (bpf_ns=nan: not measured)
  * --verbose prints every round on stderr. Exit: 0 ok, 1 failure, 2 usage.
  */
 #define _GNU_SOURCE
@@ -51,11 +62,23 @@
 
 struct opts {
 	const char *guarded, *plain, *prog_link;
-	long rounds, iters, stats_rounds;
+	long rounds, iters, stats_iters;
 	int family, type, cpu;
 	bool wildcard, verbose;
 };
 
+static struct sockaddr_storage target;
+static socklen_t target_len;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Moves this process, and only it, into dir. */
 static int join_cgroup(const char *dir)
 {
 	char path[4096], buf[32];
@@ -76,17 +99,6 @@ static int join_cgroup(const char *dir)
 	return err;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static struct sockaddr_storage target;
-static socklen_t target_len;
-
 static void make_target(const struct opts *o)
 {
 	memset(&target, 0, sizeof(target));
@@ -105,8 +117,8 @@ static void make_target(const struct opts *o)
 	}
 }
 
-/* The loop. With samples, each iteration's time goes there (one clock
- * read per iteration: the previous end is the next start). */
+/* The measured loop: n times socket(); bind(); close(). With samples, each
+ * iteration's time goes there (the previous end is the next start). */
 static int loop(const struct opts *o, long n, uint32_t *samples)
 {
 	int af = o->family == 6 ? AF_INET6 : AF_INET;
@@ -135,21 +147,6 @@ static int loop(const struct opts *o, long n, uint32_t *samples)
 	return 0;
 }
 
-/* One round in dir after an untimed warm-up: every iteration's time into
- * samples, the round's wall-clock mean per iteration into *mean. */
-static int round_in(const struct opts *o, const char *dir, uint32_t *samples, double *mean)
-{
-	uint64_t t0;
-
-	if (join_cgroup(dir) || loop(o, o->iters / 20 + 100, NULL))
-		return -1;
-	t0 = now_ns();
-	if (loop(o, o->iters, samples))
-		return -1;
-	*mean = (double)(now_ns() - t0) / (double)o->iters;
-	return 0;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -175,6 +172,15 @@ static double median_u32(uint32_t *v, long n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
 	return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One run in dir after a short untimed warm-up: the median iteration (ns). */
+static int run_in(const struct opts *o, const char *dir, uint32_t *samples, double *ns)
+{
+	if (join_cgroup(dir) || loop(o, 10 + o->iters / 10, NULL) || loop(o, o->iters, samples))
+		return -1;
+	*ns = median_u32(samples, o->iters);
+	return 0;
 }
 
 /* run_time_ns and run_cnt of the program behind a pinned link */
@@ -215,12 +221,47 @@ static int prog_stats(const char *link_path, __u32 *prog_id, __u64 *time_ns, __u
 	return err;
 }
 
+/* The stats phase: average run time of the program behind o->prog_link. */
+static int bpf_run_time(const struct opts *o, __u32 *prog_id, unsigned long long *runs,
+			double *ns)
+{
+	__u64 t0, n0, t1, n1;
+	__u32 id1;
+	int stats_fd, err = -1;
+
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0) {
+		fprintf(stderr, "bind_bench: BPF_ENABLE_STATS: %s (no run times)\n",
+			strerror(errno));
+		return 0;
+	}
+	if (join_cgroup(o->guarded) || loop(o, 1000, NULL) ||
+	    prog_stats(o->prog_link, prog_id, &t0, &n0) || loop(o, o->stats_iters, NULL) ||
+	    prog_stats(o->prog_link, &id1, &t1, &n1))
+		goto cleanup;
+	if (id1 != *prog_id) {
+		fprintf(stderr, "bind_bench: program %u was replaced by %u during the run\n",
+			*prog_id, id1);
+		goto cleanup;
+	}
+	*runs = n1 - n0;
+	if (*runs)
+		*ns = (double)(t1 - t0) / (double)*runs;
+	if (*runs < (unsigned long long)o->stats_iters)
+		fprintf(stderr, "bind_bench: program %u ran %llu times for %ld binds: is it "
+			"attached to %s?\n", *prog_id, *runs, o->stats_iters, o->guarded);
+	err = 0;
+cleanup:
+	close(stats_fd);
+	return err;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"Usage: bind_bench --guarded DIR --plain DIR [--rounds R] [--iters N]\n"
 		"                  [--family 4|6] [--wildcard] [--proto tcp|udp]\n"
-		"                  [--prog-link PINNED_LINK] [--stats-rounds S] [--cpu C]\n"
+		"                  [--prog-link PINNED_LINK] [--stats-iters M] [--cpu C]\n"
 		"                  [--verbose]\n");
 	return 2;
 }
@@ -251,27 +292,28 @@ int main(int argc, char **argv)
 		{ "wildcard", no_argument, NULL, 'w' },
 		{ "proto", required_argument, NULL, 'P' },
 		{ "prog-link", required_argument, NULL, 'l' },
-		{ "stats-rounds", required_argument, NULL, 's' },
+		{ "stats-iters", required_argument, NULL, 's' },
 		{ "cpu", required_argument, NULL, 'c' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ 0 }
 	};
-	struct opts o = { .rounds = 9, .iters = 20000, .stats_rounds = 3, .family = 4,
+	struct opts o = { .rounds = 1000, .iters = 200, .stats_iters = 100000, .family = 4,
 			  .type = SOCK_STREAM, .cpu = -1 };
-	double *pmean, *gmean, *ratio, *mratio, plain_ns, guarded_ns, ratio_med;
-	double plain_mean, guarded_mean, mratio_med, bpf_ns = NAN;
-	uint32_t *ps, *gs;
+	double *pm, *gm, *ratio, *delta, plain_ns, guarded_ns, ratio_med, delta_med;
+	double ratio_lo, ratio_hi, bpf_ns = NAN;
 	unsigned long long bpf_runs = 0;
 	__u32 prog_id = 0;
 	char addr[INET6_ADDRSTRLEN];
+	uint32_t *samples;
+	long lo, hi;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'g': o.guarded = optarg; break;
 		case 'p': o.plain = optarg; break;
-		case 'r': o.rounds = num_arg("--rounds", optarg, 1, 1000); break;
-		case 'n': o.iters = num_arg("--iters", optarg, 1, 100000000); break;
+		case 'r': o.rounds = num_arg("--rounds", optarg, 1, 1000000); break;
+		case 'n': o.iters = num_arg("--iters", optarg, 1, 10000000); break;
 		case 'f': o.family = (int)num_arg("--family", optarg, 4, 6); break;
 		case 'w': o.wildcard = true; break;
 		case 'P':
@@ -283,7 +325,7 @@ int main(int argc, char **argv)
 				return usage();
 			break;
 		case 'l': o.prog_link = optarg; break;
-		case 's': o.stats_rounds = num_arg("--stats-rounds", optarg, 1, 1000); break;
+		case 's': o.stats_iters = num_arg("--stats-iters", optarg, 1, 100000000); break;
 		case 'c': o.cpu = (int)num_arg("--cpu", optarg, 0, CPU_SETSIZE - 1); break;
 		case 'v': o.verbose = true; break;
 		default: return usage();
@@ -292,7 +334,7 @@ int main(int argc, char **argv)
 	if (optind < argc || !o.guarded || !o.plain || (o.family != 4 && o.family != 6))
 		return usage();
 
-	/* one CPU for the whole run: no migrations inside a timed round */
+	/* one CPU for the whole run: no migrations inside a timed run */
 	if (o.cpu < 0)
 		o.cpu = sched_getcpu();
 	if (o.cpu >= 0) {
@@ -310,90 +352,52 @@ int main(int argc, char **argv)
 	else
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&target)->sin_addr, addr, sizeof(addr));
 
-	ps = calloc((size_t)(o.rounds * o.iters), sizeof(*ps));
-	gs = calloc((size_t)(o.rounds * o.iters), sizeof(*gs));
-	pmean = calloc((size_t)o.rounds, sizeof(double));
-	gmean = calloc((size_t)o.rounds, sizeof(double));
+	samples = calloc((size_t)o.iters, sizeof(*samples));
+	pm = calloc((size_t)o.rounds, sizeof(double));
+	gm = calloc((size_t)o.rounds, sizeof(double));
 	ratio = calloc((size_t)o.rounds, sizeof(double));
-	mratio = calloc((size_t)o.rounds, sizeof(double));
-	if (!ps || !gs || !pmean || !gmean || !ratio || !mratio) {
+	delta = calloc((size_t)o.rounds, sizeof(double));
+	if (!samples || !pm || !gm || !ratio || !delta) {
 		fprintf(stderr, "bind_bench: out of memory\n");
 		return 1;
 	}
 
 	for (long r = 0; r < o.rounds; r++) {
-		/* ABBA: even pairs plain first, odd pairs guarded first */
-		bool guarded_first = r % 2;
-		uint32_t *p = ps + r * o.iters, *g = gs + r * o.iters;
-		double pm, gm;
-
-		if (guarded_first ? round_in(&o, o.guarded, g, &gmean[r]) ||
-				    round_in(&o, o.plain, p, &pmean[r])
-				  : round_in(&o, o.plain, p, &pmean[r]) ||
-				    round_in(&o, o.guarded, g, &gmean[r]))
+		if (r % 2 ? run_in(&o, o.guarded, samples, &gm[r]) ||
+			    run_in(&o, o.plain, samples, &pm[r])
+			  : run_in(&o, o.plain, samples, &pm[r]) ||
+			    run_in(&o, o.guarded, samples, &gm[r]))
 			return 1;
-		pm = median_u32(p, o.iters);
-		gm = median_u32(g, o.iters);
-		ratio[r] = gm / pm;
-		mratio[r] = gmean[r] / pmean[r];
+		ratio[r] = gm[r] / pm[r];
+		delta[r] = gm[r] - pm[r];
 		if (o.verbose)
-			fprintf(stderr, "bind_bench: %s round %ld: median plain %.0f ns, guarded "
-				"%.0f ns, ratio %.4f; mean plain %.1f ns, guarded %.1f ns, "
-				"ratio %.4f\n", addr, r, pm, gm, ratio[r], pmean[r], gmean[r],
-				mratio[r]);
+			fprintf(stderr, "bind_bench: %s round %ld: plain %.0f ns, guarded %.0f ns, "
+				"ratio %.4f\n", addr, r, pm[r], gm[r], ratio[r]);
 	}
-	plain_ns = median_u32(ps, o.rounds * o.iters);
-	guarded_ns = median_u32(gs, o.rounds * o.iters);
+	plain_ns = median(pm, o.rounds);
+	guarded_ns = median(gm, o.rounds);
+	delta_med = median(delta, o.rounds);
 	ratio_med = median(ratio, o.rounds);
-	plain_mean = median(pmean, o.rounds);
-	guarded_mean = median(gmean, o.rounds);
-	mratio_med = median(mratio, o.rounds);
+	/* distribution-free 95% interval of a median: the order statistics
+	 * n/2 -+ 1.96 sqrt(n)/2 of the sorted values */
+	lo = (long)floor(o.rounds / 2.0 - 0.98 * sqrt((double)o.rounds));
+	hi = (long)ceil(o.rounds / 2.0 + 0.98 * sqrt((double)o.rounds));
+	ratio_lo = ratio[lo < 0 ? 0 : lo];
+	ratio_hi = ratio[hi > o.rounds - 1 ? o.rounds - 1 : hi];
 
-	if (o.prog_link) {
-		__u64 t0, n0, t1, n1;
-		__u32 id1;
-		int stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-
-		if (stats_fd < 0) {
-			fprintf(stderr, "bind_bench: BPF_ENABLE_STATS: %s (no run times)\n",
-				strerror(errno));
-		} else {
-			if (join_cgroup(o.guarded) || loop(&o, o.iters / 20 + 100, NULL) ||
-			    prog_stats(o.prog_link, &prog_id, &t0, &n0))
-				return 1;
-			for (long r = 0; r < o.stats_rounds; r++)
-				if (loop(&o, o.iters, NULL))
-					return 1;
-			if (prog_stats(o.prog_link, &id1, &t1, &n1))
-				return 1;
-			close(stats_fd);
-			if (id1 != prog_id) {
-				fprintf(stderr, "bind_bench: program %u was replaced by %u during "
-					"the run\n", prog_id, id1);
-				return 1;
-			}
-			bpf_runs = n1 - n0;
-			if (bpf_runs)
-				bpf_ns = (double)(t1 - t0) / (double)bpf_runs;
-			if (bpf_runs < (unsigned long long)(o.stats_rounds * o.iters))
-				fprintf(stderr, "bind_bench: program %u ran %llu times for %ld "
-					"binds: is it attached to %s?\n", prog_id, bpf_runs,
-					o.stats_rounds * o.iters, o.guarded);
-		}
-	}
+	if (o.prog_link && bpf_run_time(&o, &prog_id, &bpf_runs, &bpf_ns))
+		return 1;
 
 	printf("result family=%d addr=%s wildcard=%d proto=%s rounds=%ld iters=%ld cpu=%d "
-	       "plain_ns=%.1f guarded_ns=%.1f ratio=%.4f ratio_min=%.4f ratio_max=%.4f "
-	       "plain_mean_ns=%.1f guarded_mean_ns=%.1f mean_ratio=%.4f "
-	       "prog_id=%u bpf_runs=%llu bpf_ns=%.1f\n",
+	       "plain_ns=%.1f guarded_ns=%.1f delta_ns=%.1f ratio=%.4f ratio_lo=%.4f "
+	       "ratio_hi=%.4f prog_id=%u bpf_runs=%llu bpf_ns=%.1f\n",
 	       o.family, addr, o.wildcard, o.type == SOCK_DGRAM ? "udp" : "tcp", o.rounds,
-	       o.iters, o.cpu, plain_ns, guarded_ns, ratio_med, ratio[0], ratio[o.rounds - 1],
-	       plain_mean, guarded_mean, mratio_med, prog_id, bpf_runs, bpf_ns);
-	free(ps);
-	free(gs);
-	free(pmean);
-	free(gmean);
+	       o.iters, o.cpu, plain_ns, guarded_ns, delta_med, ratio_med, ratio_lo, ratio_hi,
+	       prog_id, bpf_runs, bpf_ns);
+	free(samples);
+	free(pm);
+	free(gm);
 	free(ratio);
-	free(mratio);
+	free(delta);
 	return 0;
 }

@@ -22,9 +22,29 @@ defer() { _deferred+=("$*"); }
 run_deferred() {
 	local i
 	for ((i = ${#_deferred[@]} - 1; i >= 0; i--)); do
-		eval "${_deferred[$i]}" >/dev/null 2>&1 || true
+		case ${_deferred[$i]} in
+		@*) eval "${_deferred[$i]#@}" || true ;;	# may speak
+		*) eval "${_deferred[$i]}" >/dev/null 2>&1 || true ;;
+		esac
 	done
 	_deferred=()
+}
+
+# After the daemons stopped: any ASan/UBSan/LSan report in their logs fails
+# the test, even when everything it asserted held.
+_bad_logs=
+check_daemon_logs() {
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TMP"/daemon*.log 2>/dev/null; then
+		echo "FAIL: sanitizer report in netwardd's log:" >&2
+		grep -hE -A12 'Sanitizer|runtime error:' "$TMP"/daemon*.log | head -40 >&2
+		_bad_logs=1
+	fi
+}
+nw_test_exit() {
+	local rc=$?
+	run_deferred
+	[ -z "$_bad_logs" ] || exit 1
+	exit $rc
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -43,9 +63,10 @@ setup_fs() {
 nw_test_init() {
 	TMP=$(mktemp -d /tmp/netward-test.XXXXXX)
 	defer "rm -rf '$TMP'"
+	defer "@check_daemon_logs"
 	PIN=/sys/fs/bpf/netward-test-$(rand)
 	SOCK=$TMP/ctl.sock
-	trap run_deferred EXIT
+	trap nw_test_exit EXIT
 }
 
 # new_netns VAR: a network namespace with lo up.
