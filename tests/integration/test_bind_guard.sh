@@ -361,3 +361,24 @@ PY
 	ctl status --json | jq -e '.binds.programs | length == 3 and all(.state == "attached")' >/dev/null ||
 		fail "status programs: $(ctl status --json)"
 }
+
+test_sd_notify_ready_status_watchdog_reload() {
+	local ns cg
+	new_netns ns; new_cgroup cg
+	python3 "$NW_ROOT/tests/helpers/notify_listen.py" "$TMP/notify.sock" "$TMP/notify.log" 30 &
+	defer "kill $!"
+	wait_until 5 test -e "$TMP/notify.log.ready" || fail "notify listener did not start"
+	write_config "$TMP/cfg.json" <<JSON
+{ "binds": { "cgroup": "$cg", "default_action": "deny" } }
+JSON
+	NOTIFY_SOCKET=$TMP/notify.sock WATCHDOG_USEC=200000 start_daemon "$ns" "$TMP/cfg.json"
+	wait_until 5 grep -qx 'READY=1' "$TMP/notify.log" || fail "no READY=1: $(cat "$TMP/notify.log")"
+	grep -q "^STATUS=guarding $cg: bind4/bind6/listen attached, default deny, 0 rules$" "$TMP/notify.log" ||
+		fail "STATUS: $(cat "$TMP/notify.log")"
+	# the loop sends WATCHDOG=1 every WATCHDOG_USEC/2
+	wait_until 5 grep -qx 'WATCHDOG=1' "$TMP/notify.log" || fail "no WATCHDOG=1"
+	kill -HUP "$DAEMON_PID"
+	wait_until 5 grep -qx 'RELOADING=1' "$TMP/notify.log" || fail "no RELOADING=1 on SIGHUP"
+	stop_daemon
+	grep -qx 'STOPPING=1' "$TMP/notify.log" || fail "no STOPPING=1 on SIGTERM"
+}
