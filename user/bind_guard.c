@@ -164,6 +164,14 @@ void nw_bind_guard_status(const struct nw_bind_guard *g, cJSON *out)
 	}
 }
 
+bool nw_bind_guard_adopted(const struct nw_bind_guard *g)
+{
+	for (int i = 0; i < L__MAX; i++)
+		if (g->links[i] && g->how[i] != NW_LINK_NEW)
+			return true;
+	return false;
+}
+
 void nw_bind_guard_destroy(struct nw_bind_guard *g, bool detach)
 {
 	char pin[PATH_MAX];

@@ -25,6 +25,8 @@ int nw_bind_guard_events_fd(const struct nw_bind_guard *g);
 int nw_bind_guard_counters_fd(const struct nw_bind_guard *g);
 /* {"cgroup":..., "programs":[{"name","hook","how","prog_id","link_id"}]} */
 void nw_bind_guard_status(const struct nw_bind_guard *g, cJSON *out);
+/* True when a link pinned by an earlier instance was adopted. */
+bool nw_bind_guard_adopted(const struct nw_bind_guard *g);
 /* detach: unpin and detach links and maps; otherwise enforcement stays. */
 void nw_bind_guard_destroy(struct nw_bind_guard *g, bool detach);
 

@@ -4,6 +4,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -49,6 +51,21 @@ int nw_pin_dir_prepare(const char *dir)
 	if (nw_path(links, sizeof(links), "%s/links", dir) < 0)
 		return -ENAMETOOLONG;
 	return nw_mkdir_p(links, 0700);
+}
+
+int nw_pin_dir_lock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int nw_pin_maps(struct bpf_object *obj, const char *dir)

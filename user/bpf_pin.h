@@ -11,6 +11,10 @@
  * not mounted and dir lies under it) and creates dir and dir/links. */
 int nw_pin_dir_prepare(const char *dir);
 
+/* Takes an exclusive lock on dir for this process's lifetime: one netwardd
+ * per pin dir. -EBUSY when another process holds it. Returns the fd. */
+int nw_pin_dir_lock(const char *dir);
+
 /* Sets "<dir>/<map name>" as the pin path of every non-internal map, so that
  * load reuses pinned maps and pins new ones. */
 int nw_pin_maps(struct bpf_object *obj, const char *dir);

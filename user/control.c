@@ -265,7 +265,19 @@ int nw_control_open(struct nw_control **out, sd_event *e, const char *path,
 		err = -errno;
 		goto cleanup;
 	}
-	unlink(path);	/* a stale socket from a killed instance */
+	/* a stale socket from a killed instance goes; a live one is not ours */
+	{
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			err = -EADDRINUSE;
+			goto cleanup;
+		}
+		if (probe >= 0)
+			close(probe);
+	}
+	unlink(path);
 	{
 		mode_t old = umask(0177);	/* 0600 from the start: no window */
 

@@ -53,6 +53,7 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct nw_control *ctl;
 	struct nw_history hist;
+	int pin_lock_fd;
 	uint64_t started_ns;
 	uint64_t events_seen, events_bad;
 	unsigned reloads, reload_failures;
@@ -585,6 +586,8 @@ static void cleanup(struct daemon *d, bool detach)
 	nw_history_free(&d->hist);
 	nw_cfg_free(&d->cfg);
 	sd_event_unref(d->e);
+	if (d->pin_lock_fd >= 0)
+		close(d->pin_lock_fd);
 }
 
 int main(int argc, char **argv)
@@ -601,7 +604,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct daemon d = { .config_path = NW_DEFAULT_CONFIG };
+	struct daemon d = { .config_path = NW_DEFAULT_CONFIG, .pin_lock_fd = -1 };
 	bool check_only = false, detach = true;
 	char err[NW_ERR_LEN], dir[PATH_MAX];
 	sigset_t ss;
@@ -662,11 +665,28 @@ int main(int argc, char **argv)
 	if ((r = nw_history_init(&d.hist, d.cfg.history)))
 		goto fail;
 
+	/* everything that can fail without side effects comes before BPF */
+	if ((r = sd_event_default(&d.e)) < 0)
+		goto fail;
+	if ((r = nw_control_open(&d.ctl, d.e, d.socket, on_request, &d))) {
+		log_err("control socket %s: %s", d.socket,
+			r == -EADDRINUSE ? "in use by another running netwardd (give each instance "
+					   "its own --socket)" : strerror(-r));
+		goto fail;
+	}
+
 	if ((r = nw_pin_dir_prepare(d.pin_dir))) {
 		log_err("pin dir %s: %s%s", d.pin_dir, strerror(-r),
 			r == -ENOTSUP ? " (not on a bpf filesystem: mount -t bpf bpf DIR)" : "");
 		goto fail;
 	}
+	if ((r = nw_pin_dir_lock(d.pin_dir)) < 0) {
+		log_err("pin dir %s: %s", d.pin_dir,
+			r == -EBUSY ? "in use by another running netwardd (give each instance its "
+				      "own --pin-dir)" : strerror(-r));
+		goto fail;
+	}
+	d.pin_lock_fd = r;
 	if ((r = nw_bind_guard_load(&d.bind, d.pin_dir))) {
 		log_err("bind-guard: load: %s%s", strerror(-r),
 			r == -EINVAL ? " (a map pinned in the pin dir may be from another "
@@ -678,8 +698,6 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
-	if ((r = sd_event_default(&d.e)) < 0)
-		goto fail;
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGTERM);
 	sigaddset(&ss, SIGINT);
@@ -698,10 +716,6 @@ int main(int argc, char **argv)
 	if ((r = sd_event_add_io(d.e, NULL, ring_buffer__epoll_fd(d.rb), EPOLLIN, on_ring_io,
 				 &d)) < 0)
 		goto fail;
-	if ((r = nw_control_open(&d.ctl, d.e, d.socket, on_request, &d))) {
-		log_err("control socket %s: %s", d.socket, strerror(-r));
-		goto fail;
-	}
 	sd_event_set_watchdog(d.e, 1);
 
 	bind_cgroup_dir(&d, &d.cfg, dir, sizeof(dir));
@@ -724,7 +738,8 @@ int main(int argc, char **argv)
 	cleanup(&d, detach);
 	return r < 0 ? 1 : 0;
 fail:
-	/* a failed start leaves whatever a previous instance pinned alone */
-	cleanup(&d, false);
+	/* a failed start undoes what it attached itself and leaves what a
+	 * previous instance pinned (and still enforces) alone */
+	cleanup(&d, d.bind && !nw_bind_guard_adopted(d.bind));
 	return 1;
 }

@@ -44,7 +44,7 @@ for f in "$NWD" "$NWCTL" "$BENCH"; do
 done
 
 # --- state that cleanup undoes -------------------------------------------------
-TMP= PIN= DAEMON_PID= BENCH_PID=
+TMP='' PIN='' DAEMON_PID='' BENCH_PID=''
 CGROUPS=()
 STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo)
 
@@ -57,7 +57,13 @@ wait_until() {
 		sleep 0.02
 	done
 }
-alive() { kill -0 "$1" 2>/dev/null; }
+# alive PID: running (an exited child stays a zombie until waited for)
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
 not_alive() { ! alive "$1"; }
 
 stop_daemon() {
@@ -185,14 +191,13 @@ run_case "control: no guard" --guarded "$CG_CONTROL" --plain "$CG_PLAIN" --famil
 
 # the wildcard binds took the allow path: counted as allowed, none audited
 STATUS=$("$NWCTL" --socket "$SOCK" status --json)
-read -r ALLOWED AUDITED EVENTS < <(python3 -c '
+read -r ALLOWED AUDITED < <(python3 -c '
 import json, sys
-s = json.load(sys.stdin)
-c = s.get("counters", {})
-print(int(c.get("bind_allowed", -1)), int(c.get("bind_audited", -1)), int(s["events"]["seen"]))' \
-	<<<"$STATUS")
-[ "$AUDITED" -eq 0 ] && [ "$ALLOWED" -gt 0 ] ||
+c = json.load(sys.stdin).get("counters", {})
+print(int(c.get("bind_allowed", -1)), int(c.get("bind_audited", -1)))' <<<"$STATUS")
+if [ "$AUDITED" -ne 0 ] || [ "$ALLOWED" -le 0 ]; then
 	say "unexpected counters: bind_allowed $ALLOWED, bind_audited $AUDITED (the allow rule did not match?)"
+fi
 
 # SIGTERM: netwardd detaches and unpins; nothing of it may stay behind
 stop_daemon || die "netwardd exited with status $? after SIGTERM"

@@ -382,3 +382,23 @@ JSON
 	stop_daemon
 	grep -qx 'STOPPING=1' "$TMP/notify.log" || fail "no STOPPING=1 on SIGTERM"
 }
+
+test_second_instance_refuses_busy_pin_dir_or_socket() {
+	local ns cg out
+	new_netns ns; new_cgroup cg
+	guard "$ns" "$cg" deny
+	# same pin dir, other socket
+	out=$(ip netns exec "$ns" "$NWD" --config "$TMP/cfg.json" --pin-dir "$PIN" --socket "$TMP/other.sock" 2>&1) &&
+		fail "a second netwardd on the same pin dir started"
+	grep -q "pin dir $PIN: in use by another running netwardd" <<<"$out" || fail "message: $out"
+	# same socket, other pin dir
+	out=$(ip netns exec "$ns" "$NWD" --config "$TMP/cfg.json" --pin-dir "$PIN-2" --socket "$SOCK" 2>&1) &&
+		fail "a second netwardd on the same socket started"
+	[ ! -e "$PIN-2" ] || { rm -rf "$PIN-2"; fail "the failed instance left $PIN-2 behind"; }
+	expect_eq "$(bpftool cgroup show "$cg" | grep -c bind4)" 1 "bind4 programs on the cgroup after the failed start"
+	grep -q "control socket $SOCK: in use by another running netwardd" <<<"$out" || fail "message: $out"
+	# the first is undisturbed
+	ctl status >/dev/null || fail "first instance lost its socket"
+	nw_bind "$ns" "$cg" --port 18443 >/dev/null && fail "first instance no longer denies"
+	ctl status --json | jq -e '.binds.programs | all(.state == "attached")' >/dev/null || fail "links changed"
+}

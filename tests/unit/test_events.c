@@ -426,6 +426,7 @@ static void test_decode_bad(void **state)
 {
 	struct nw_bind_event e;
 	unsigned char buf[sizeof(e) + 8];
+	cJSON *o;
 
 	(void)state;
 	make_bind(&e, NW_EV_BIND_DENIED);
@@ -459,19 +460,18 @@ static void test_decode_bad(void **state)
 	make_bind(&e, NW_EV_BIND_DENIED);
 	memset(buf, 0xee, sizeof(buf));
 	memcpy(buf, &e, sizeof(e));
-	{
-		cJSON *o = nw_event_decode(buf, sizeof(buf), NULL);
-
-		assert_non_null(o);
-		assert_string_equal(jstr(o, "type"), "bind_denied");
-		cJSON_Delete(o);
-	}
+	o = nw_event_decode(buf, sizeof(buf), NULL);
+	assert_non_null(o);
+	assert_string_equal(jstr(o, "type"), "bind_denied");
+	cJSON_Delete(o);
 }
 
 /* --- summaries ----------------------------------------------------------------- */
 
 static void test_summary_bind(void **state)
 {
+	static const char full[] = "bind_rewritten: pid 42 (lpg-admin) uid 1000 cgroup ? "
+				   "tcp 0.0.0.0:8443 -> rewrite 127.0.0.1";
 	struct nw_bind_event e;
 	char buf[512];
 	cJSON *o;
@@ -482,19 +482,16 @@ static void test_summary_bind(void **state)
 	nw_event_summary(o, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "bind_rewritten: pid 42 (lpg-admin)"));
 	assert_non_null(strstr(buf, "tcp 0.0.0.0:8443 -> rewrite 127.0.0.1"));
-	assert_string_equal(buf, "bind_rewritten: pid 42 (lpg-admin) uid 1000 cgroup ? "
-				 "tcp 0.0.0.0:8443 -> rewrite 127.0.0.1");
+	assert_string_equal(buf, full);
 
-	/* truncated, always terminated */
-	memset(buf, 'x', sizeof(buf));
-	nw_event_summary(o, buf, 20);
-	assert_string_equal(buf, "bind_rewritten: pid");
-	assert_int_equal(buf[20], 'x');
-	memset(buf, 'x', sizeof(buf));
-	nw_event_summary(o, buf, 70);
-	assert_string_equal(buf, "bind_rewritten: pid 42 (lpg-admin) uid 1000 cgroup ? "
-				 "tcp 0.0.0.0:844");
-	assert_int_equal(buf[70], 'x');
+	/* truncated, in the actor or after it, always terminated */
+	for (size_t size = 1; size <= sizeof(full); size++) {
+		memset(buf, 'x', sizeof(buf));
+		nw_event_summary(o, buf, size);
+		assert_int_equal(strlen(buf), size - 1);
+		assert_memory_equal(buf, full, size - 1);
+		assert_int_equal(buf[size], 'x');
+	}
 	cJSON_Delete(o);
 
 	/* v4-mapped and IPv6 addresses in brackets; no new_addr */
