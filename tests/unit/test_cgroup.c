@@ -165,7 +165,8 @@ static void test_abs(void **state)
 	assert_abs(m, "/sys/fs/cgroup/unified/", m);
 	assert_abs(m, "//a", "/sys/fs/cgroup/unified/a");
 	/* a path that only starts with the mount's name is relative */
-	assert_abs(m, "/sys/fs/cgroup/unifiedx/a", "/sys/fs/cgroup/unified/sys/fs/cgroup/unifiedx/a");
+	assert_abs(m, "/sys/fs/cgroup/unifiedx/a",
+		   "/sys/fs/cgroup/unified/sys/fs/cgroup/unifiedx/a");
 	/* a unified layout's mount is a prefix of the hybrid one */
 	assert_abs("/sys/fs/cgroup", "/sys/fs/cgroup/unified/a", "/sys/fs/cgroup/unified/a");
 	assert_abs("/sys/fs/cgroup", "user.slice/user-1000.slice",
@@ -288,11 +289,15 @@ static void test_id_root(void **state)
 	struct cg *c = need_mount(state);
 	char path[PATH_MAX];
 	uint64_t id = 0;
+	int r;
 
 	assert_int_equal(nw_cgroup_id(c->mount, &id), 0);
 	assert_true(id != 0);
-	/* and back */
-	assert_int_equal(nw_cgroup_path_from_id(c->mount, id, path, sizeof(path)), 0);
+	/* and back; open_by_handle_at needs CAP_DAC_READ_SEARCH */
+	r = nw_cgroup_path_from_id(c->mount, id, path, sizeof(path));
+	if (r == -EPERM)
+		skip();
+	assert_int_equal(r, 0);
 	assert_string_equal(path, "/");
 }
 

@@ -123,7 +123,8 @@ static void test_full(void **state)
 		"    \"rules\": [\n"
 		"      { \"cgroup\": \"system.slice/sshd.service\", \"port\": 22,\n"
 		"        \"proto\": \"tcp\", \"family\": 4, \"action\": \"allow\" },\n"
-		"      { \"port\": 8443, \"proto\": \"udp\", \"family\": 6, \"action\": \"rewrite\" },\n"
+		"      { \"port\": 8443, \"proto\": \"udp\", \"family\": 6,\n"
+		"        \"action\": \"rewrite\" },\n"
 		"      { \"cgroup\": null, \"port\": 0, \"proto\": \"any\", \"family\": \"any\",\n"
 		"        \"action\": \"kill\" },\n"
 		"      { \"cgroup\": \"/user.slice\", \"port\": 65535, \"action\": \"audit\" }\n"
@@ -321,14 +322,18 @@ static void test_wrong_types(void **state)
 		     "bpf.keep_on_exit: expected true or false, got a number");
 	expect_error("{\"control\": {\"socket\": {}}}",
 		     "control.socket: expected a string, got an object");
-	expect_error("{\"binds\": {\"cgroup\": 1}}", "binds.cgroup: expected a string, got a number");
-	expect_error("{\"binds\": {\"cgroup\": null}}", "binds.cgroup: expected a string, got null");
+	expect_error("{\"binds\": {\"cgroup\": 1}}",
+		     "binds.cgroup: expected a string, got a number");
+	expect_error("{\"binds\": {\"cgroup\": null}}",
+		     "binds.cgroup: expected a string, got null");
 	expect_error("{\"binds\": {\"default_action\": 3}}",
 		     "binds.default_action: expected a string, got a number");
 	expect_error("{\"binds\": {\"scan_listeners\": \"true\"}}",
 		     "binds.scan_listeners: expected true or false, got a string");
-	expect_error("{\"binds\": {\"rules\": {}}}", "binds.rules: expected an array, got an object");
-	expect_error("{\"binds\": {\"rules\": \"x\"}}", "binds.rules: expected an array, got a string");
+	expect_error("{\"binds\": {\"rules\": {}}}",
+		     "binds.rules: expected an array, got an object");
+	expect_error("{\"binds\": {\"rules\": \"x\"}}",
+		     "binds.rules: expected an array, got a string");
 	expect_error("{\"binds\": {\"rules\": [\"allow\"]}}",
 		     "binds.rules[0]: expected an object, got a string");
 	expect_error("{\"binds\": {\"rules\": [{\"action\": \"deny\"}, []]}}",
@@ -694,6 +699,8 @@ static void test_load_too_big(void **state)
 	free(text);
 }
 
+#define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -713,9 +720,9 @@ int main(void)
 		cmocka_unit_test(test_partial_failure),
 		cmocka_unit_test(test_rule_limit),
 		cmocka_unit_test(test_error_truncated),
-		cmocka_unit_test_setup_teardown(test_check_cgroups, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_load, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_load_too_big, tmpdir_setup, tmpdir_teardown),
+		TMPDIR_TEST(test_check_cgroups),
+		TMPDIR_TEST(test_load),
+		TMPDIR_TEST(test_load_too_big),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

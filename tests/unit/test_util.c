@@ -352,6 +352,8 @@ static void test_read_file_errors(void **state)
 	assert_null(text);
 }
 
+#define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,11 +366,11 @@ int main(void)
 		cmocka_unit_test(test_parse_u64_invalid),
 		cmocka_unit_test(test_parse_u64_range),
 		cmocka_unit_test(test_path),
-		cmocka_unit_test_setup_teardown(test_mkdir_p, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir_p_errors, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_read_file, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_small, tmpdir_setup, tmpdir_teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_errors, tmpdir_setup, tmpdir_teardown),
+		TMPDIR_TEST(test_mkdir_p),
+		TMPDIR_TEST(test_mkdir_p_errors),
+		TMPDIR_TEST(test_read_file),
+		TMPDIR_TEST(test_read_file_small),
+		TMPDIR_TEST(test_read_file_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
