@@ -116,7 +116,7 @@ static __always_inline __u8 applied_action(const struct nw_config *cfg,
 static __always_inline void emit(const struct nw_decision *d, __u8 action,
 				 __u8 flags, __u16 type, const __u8 *addr,
 				 const __u8 *new_addr, __u16 port, __u8 family,
-				 __u8 sock_family, __u8 proto)
+				 __u8 sock_family, __u8 proto, __u64 sock_ino)
 {
 	struct nw_bind_event *e;
 
@@ -137,6 +137,7 @@ static __always_inline void emit(const struct nw_decision *d, __u8 action,
 	e->action = action;
 	e->policy = d->policy;
 	e->match = d->match;
+	e->sock_ino = sock_ino;
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -204,7 +205,7 @@ int nw_bind4(struct bpf_sock_addr *ctx)
 		new_addr[3] = 1;
 	}
 	emit(&d, action, flags, event_type(action), addr, new_addr, port, 4,
-	     AF_INET, proto);
+	     AF_INET, proto, 0);
 	return action == NW_ACT_DENY || action == NW_ACT_KILL ? 0 : 1;
 }
 
@@ -258,7 +259,7 @@ int nw_bind6(struct bpf_sock_addr *ctx)
 		}
 	}
 	emit(&d, action, flags, event_type(action), addr, new_addr, port,
-	     family, AF_INET6, proto);
+	     family, AF_INET6, proto, 0);
 	return action == NW_ACT_DENY || action == NW_ACT_KILL ? 0 : 1;
 }
 
@@ -271,6 +272,7 @@ int tp_inet_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 	struct nw_decision d;
 	__u8 zero[16] = {};
 	__u8 flags = NW_EVF_AUTOBIND, action, family;
+	struct sock *sk;
 	__u64 a6[2];
 
 	if (ctx->newstate != TCP_LISTEN || ctx->protocol != 6 || ctx->sport)
@@ -311,7 +313,8 @@ int tp_inet_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 		/* deny and rewrite cannot be applied after the fact */
 		action = NW_ACT_AUDIT;
 	}
+	sk = (struct sock *)ctx->skaddr;
 	emit(&d, action, flags, NW_EV_WILDCARD_LISTENER, zero, zero, 0, family,
-	     ctx->family, 6);
+	     ctx->family, 6, BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino));
 	return 0;
 }

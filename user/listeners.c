@@ -160,7 +160,7 @@ static void find_owners(struct nw_listener *v, size_t n)
 	closedir(proc);
 }
 
-int nw_scan_wildcard_listeners(struct nw_listener **out)
+int nw_scan_wildcard_listeners(struct nw_listener **out, int with_owners)
 {
 	static const uint8_t fams[] = { AF_INET, AF_INET6 };
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
@@ -179,7 +179,8 @@ int nw_scan_wildcard_listeners(struct nw_listener **out)
 		for (size_t p = 0; p < 2; p++)
 			if ((err = dump(nl, &s, fams[f], protos[p])))
 				goto cleanup;
-	find_owners(s.v, s.n);
+	if (with_owners)
+		find_owners(s.v, s.n);
 	*out = s.v;
 	s.v = NULL;
 	err = (int)s.n;
@@ -187,4 +188,19 @@ cleanup:
 	free(s.v);
 	mnl_socket_close(nl);
 	return err;
+}
+
+int nw_listener_port(uint64_t inode, uint16_t *port)
+{
+	struct nw_listener *v = NULL;
+	int n = nw_scan_wildcard_listeners(&v, 0), err = -ENOENT;
+
+	for (int i = 0; i < n; i++)
+		if (v[i].proto == IPPROTO_TCP && v[i].inode == inode) {
+			*port = v[i].port;
+			err = 0;
+			break;
+		}
+	free(v);
+	return n < 0 ? n : err;
 }

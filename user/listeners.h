@@ -19,7 +19,11 @@ struct nw_listener {
 	char comm[16];
 };
 
-/* Fills a malloc'ed array; returns the count or -errno. */
-int nw_scan_wildcard_listeners(struct nw_listener **out);
+/* Fills a malloc'ed array; returns the count or -errno. with_owners: find
+ * the owning process of each (one pass over /proc). */
+int nw_scan_wildcard_listeners(struct nw_listener **out, int with_owners);
+
+/* The local port of the wildcard TCP listener with this socket inode. */
+int nw_listener_port(uint64_t inode, uint16_t *port);
 
 #endif

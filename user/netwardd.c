@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 
+#include "netward/bind_guard.h"
 #include "bind_guard.h"
 #include "bpf_pin.h"
 #include "counters.h"
@@ -192,6 +193,17 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 	cJSON_Delete(ev);
 }
 
+/* The kernel picks the port of a listen() without bind() after the
+ * tracepoint fired: find it by the socket's inode. A killed listener is gone. */
+static void fill_autobind_port(cJSON *ev, const struct nw_bind_event *e)
+{
+	uint16_t port;
+
+	if (e->action == NW_ACT_KILL || !e->sock_ino || nw_listener_port(e->sock_ino, &port))
+		return;
+	cJSON_ReplaceItemInObject(ev, "port", cJSON_CreateNumber(port));
+}
+
 static int on_ring(void *ctx, void *data, size_t len)
 {
 	struct daemon *d = ctx;
@@ -203,6 +215,8 @@ static int on_ring(void *ctx, void *data, size_t len)
 		log_debug("events: undecodable record of %zu bytes", len);
 		return 0;
 	}
+	if (h->flags & NW_EVF_AUTOBIND)
+		fill_autobind_port(ev, data);
 	dispatch(d, h->type, ev);
 	cJSON_Delete(ev);
 	return 0;
@@ -244,7 +258,7 @@ static void pid_cgroup(pid_t pid, char *out, size_t size)
 static void scan_listeners(struct daemon *d)
 {
 	struct nw_listener *v = NULL;
-	int n = nw_scan_wildcard_listeners(&v);
+	int n = nw_scan_wildcard_listeners(&v, 1);
 
 	if (n < 0) {
 		log_warn("listener scan: %s", strerror(-n));

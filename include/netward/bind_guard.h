@@ -68,11 +68,12 @@ struct nw_bind_event {
 	__u8  action;		/* what was done (enum nw_action) */
 	__u8  policy;		/* what the policy asked for */
 	__u8  match;		/* enum nw_match */
+	__u64 sock_ino;		/* socket inode (autobind listens: to find the port) */
 };
 
 _Static_assert(sizeof(struct nw_bind_key) == 16, "nw_bind_key is ABI");
 _Static_assert(sizeof(struct nw_bind_rule) == 8, "nw_bind_rule is ABI");
-_Static_assert(sizeof(struct nw_bind_event) == NW_EVENT_HDR_SIZE + 48,
+_Static_assert(sizeof(struct nw_bind_event) == NW_EVENT_HDR_SIZE + 56,
 	       "nw_bind_event is ABI");
 
 #endif

@@ -112,10 +112,13 @@ test_listen_without_bind_reported() {
 	local ns cg out pid
 	new_netns ns; new_cgroup cg
 	guard "$ns" "$cg" deny
-	out=$(nw_bind "$ns" "$cg" --no-bind --listen) || fail "listen: $out"
+	coproc HOLD { nw_bind "$ns" "$cg" --no-bind --listen --hold; }
+	defer "kill $HOLD_PID"
+	read -r -u "${HOLD[0]}" out || fail "listener did not start"
 	expect_eq "$(jfield "$out" .listen)" ok "listen without bind under deny is only reported"
 	pid=$(jfield "$out" .pid)
-	wait_event ".type == \"wildcard_listener\" and .source == \"autobind\" and .pid == $pid and .killed == false and .policy == \"deny\""
+	# the port the kernel picked after the tracepoint is found by the socket inode
+	wait_event ".type == \"wildcard_listener\" and .source == \"autobind\" and .pid == $pid and .killed == false and .policy == \"deny\" and .port == $(jfield "$out" .port)"
 	expect_eq "$(counter listen_autobind)" 1 "listen_autobind counter"
 	# listen after an explicit bind is the bind hook's business, not reported twice
 	out=$(nw_bind "$ns" "$cg" --addr 127.0.0.1 --listen) || fail "bound listen: $out"
