@@ -23,7 +23,13 @@ struct nw_counters {
 	__u64 dry_run;		/* actions downgraded to audit by dry-run */
 	__u64 other_netns;	/* ignored: another network namespace */
 	__u64 events_lost;	/* ring buffer full: event dropped */
-	__u64 _reserved[NW_COUNTERS_SLOTS - 10];
+	__u64 rtnl_requests;	/* rtnetlink write requests seen (sendmsg/sendto/sendmmsg) */
+	__u64 rtnl_route_del;	/* ... of them RTM_DELROUTE */
+	__u64 rtnl_rule_changes;	/* ... RTM_NEWRULE / RTM_DELRULE */
+	__u64 rtnl_truncated;	/* batches with more messages than were parsed */
+	__u64 fib_lookup_fail;	/* fib/fib6 lookups that found no route (any table) */
+	__u64 no_route_main;	/* ... in the main table, global destinations */
+	__u64 _reserved[NW_COUNTERS_SLOTS - 16];
 };
 
 _Static_assert(sizeof(struct nw_counters) == NW_COUNTERS_SLOTS * 8,

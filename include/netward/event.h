@@ -39,6 +39,9 @@ enum nw_event_type {
 	NW_EV_SEGW_RETRY_EXHAUSTED,
 	NW_EV_QUARANTINED,
 	NW_EV_DAEMON,		/* netwardd's own life cycle: start, reload, stop */
+	NW_EV_RTNL_REQUEST,	/* kernel -> netwardd only: an rtnetlink write request */
+	NW_EV_ROUTE_FLAPPING,	/* a protected route is deleted again and again */
+	NW_EV_NO_ROUTE_RAW,	/* kernel -> netwardd only: lookup failure sample */
 	NW_EV__MAX,
 };
 

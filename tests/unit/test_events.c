@@ -108,6 +108,9 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_SEGW_RETRY_EXHAUSTED] = "segw_retry_exhausted",
 	[NW_EV_QUARANTINED] = "quarantined",
 	[NW_EV_DAEMON] = "daemon",
+	[NW_EV_RTNL_REQUEST] = "rtnl_request",
+	[NW_EV_ROUTE_FLAPPING] = "route_flapping",
+	[NW_EV_NO_ROUTE_RAW] = "no_route_sample",
 };
 
 static void test_type_names(void **state)

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* What bpf/route_watch.bpf.c and user/route_watch.c share: rtnetlink write
+ * requests seen at syscall entry, with their actor, and routing-lookup
+ * failures seen in the fib tracepoints. */
+#ifndef NETWARD_ROUTE_WATCH_H
+#define NETWARD_ROUTE_WATCH_H
+
+#include "netward/types.h"
+#include "netward/event.h"
+
+/* nw_rtnl_request.syscall */
+enum nw_rtnl_syscall {
+	NW_SYS_SENDMSG = 1,
+	NW_SYS_SENDTO = 2,
+	NW_SYS_SENDMMSG = 3,
+};
+
+/* Messages parsed per syscall: a batch of more is counted in
+ * counters.rtnl_truncated and nw_rtnl_request.more is set. */
+#define NW_RTNL_MAX_MSGS 4
+/* Attributes scanned per message looking for table, priority, dst, ... */
+#define NW_RTNL_MAX_ATTRS 12
+
+/* One rtnetlink write request (RTM_NEW/DEL ROUTE, RULE, LINK, ADDR), emitted
+ * from syscall entry: before the kernel acts on it. Type NW_EV_RTNL_REQUEST. */
+struct nw_rtnl_request {
+	struct nw_event_hdr hdr;
+	__u16 nlmsg_type;	/* RTM_* */
+	__u16 nlmsg_flags;	/* NLM_F_* */
+	__u32 nlmsg_seq;
+	__u8  family;		/* AF_INET, AF_INET6, AF_UNSPEC ... */
+	__u8  dst_len;		/* rtm_dst_len / fib rule dst_len / ifa_prefixlen */
+	__u8  src_len;
+	__u8  protocol;		/* rtm_protocol / fib rule proto */
+	__u8  scope;
+	__u8  rtm_type;		/* rtm_type / fib rule action */
+	__u8  syscall;		/* enum nw_rtnl_syscall */
+	__u8  index;		/* position of this message in its batch */
+	__u8  more;		/* 1: the batch held more than NW_RTNL_MAX_MSGS */
+	__u8  _pad0[7];
+	__u32 table;		/* RTA_TABLE / FRA_TABLE, else the header's table */
+	__u32 priority;		/* RTA_PRIORITY (metric) / FRA_PRIORITY */
+	__s32 ifindex;		/* RTA_OIF / ifi_index / ifa_index */
+	__u32 ifflags;		/* ifi_flags / ifa_flags */
+	__u32 ifchange;		/* ifi_change */
+	__u32 fwmark;		/* FRA_FWMARK */
+	__u32 uid_start;	/* FRA_UID_RANGE, or ~0 when absent */
+	__u32 uid_end;
+	__u8  dst[16];		/* RTA_DST / FRA_DST / IFA_LOCAL|IFA_ADDRESS */
+	__u8  gateway[16];	/* RTA_GATEWAY */
+};
+
+/* A routing lookup that found no route, sampled (rate-limited in the kernel
+ * to one per table per NW_NO_ROUTE_INTERVAL_NS). Type NW_EV_NO_ROUTE_RAW. */
+struct nw_no_route {
+	struct nw_event_hdr hdr;
+	__u32 table;
+	__s32 err;
+	__u8  family;
+	__u8  _pad0[7];
+	__u8  dst[16];
+	__u64 failures;		/* lookups failed in this table so far */
+};
+
+#define NW_NO_ROUTE_INTERVAL_NS 1000000000ull
+#define NW_FIB_FAIL_TABLES 256
+
+_Static_assert(sizeof(struct nw_rtnl_request) == NW_EVENT_HDR_SIZE + 88,
+	       "nw_rtnl_request is ABI");
+_Static_assert(sizeof(struct nw_no_route) == NW_EVENT_HDR_SIZE + 40,
+	       "nw_no_route is ABI");
+
+#endif

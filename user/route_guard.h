@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Route guard: watches the namespace's routes over rtnetlink (libmnl), keeps
+ * a snapshot of the protected ones (learned default routes + routes.protect)
+ * and puts a deleted one back at once, exactly as it was (table, protocol,
+ * metric, gateway, device, every nexthop of a multipath route).
+ */
+#ifndef NETWARD_ROUTE_GUARD_H
+#define NETWARD_ROUTE_GUARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
+
+#include "netward/route_watch.h"
+
+/* routes.protect[i]: a selector; every route matching it is protected. */
+struct nw_route_sel {
+	uint8_t family;		/* AF_INET / AF_INET6 (from dst) */
+	uint8_t dst_len;
+	uint8_t dst[16];	/* "default" = 0.0.0.0/0 or ::/0 (needs "family") */
+	uint32_t table;		/* 0 = main (254) */
+	bool has_gateway;
+	uint8_t gateway[16];
+	char dev[16];		/* "" = any */
+	int64_t metric;		/* -1 = any */
+};
+
+/* routes.fallback: installed when a protected default route cannot be put
+ * back because its device is down. */
+struct nw_route_fallback {
+	bool set;
+	uint8_t family;
+	uint8_t gateway[16];
+	char dev[16];
+	uint32_t metric;	/* default 1000: below the original */
+};
+
+struct nw_route_guard_cfg {
+	bool learn_default;	/* protect the main-table default routes found at start */
+	bool restore;		/* false: observe and report only */
+	bool dry_run;		/* log what would be restored, change nothing */
+	struct nw_route_sel *protect;
+	size_t n_protect;
+	struct nw_route_fallback fallback4, fallback6;
+	/* anti-flap: more than max_restores restores of one route within
+	 * window_ms -> exponential backoff from backoff_min_ms up to
+	 * backoff_max_ms, and one route_flapping event naming the actor */
+	uint32_t max_restores;	/* default 5 */
+	uint32_t window_ms;	/* default 10000 */
+	uint32_t backoff_min_ms;	/* default 100 */
+	uint32_t backoff_max_ms;	/* default 30000 */
+	int rcvbuf;		/* monitor socket receive buffer, 0 = default (tests shrink it) */
+};
+
+struct nw_route_guard_ops {
+	/* Every event the guard raises: route_deleted, route_restored,
+	 * route_restore_failed, route_flapping, link_down. The guard owns ev
+	 * and frees it after the call. */
+	void (*emit)(void *ud, unsigned type, cJSON *ev);
+	/* Called before each batch of netlink messages is handled, so that
+	 * the daemon consumes the BPF ring buffer first: the request events
+	 * of a deletion are then already known (nw_route_guard_note_request). */
+	void (*drain_requests)(void *ud);
+};
+
+struct nw_route_guard;
+
+int nw_route_guard_new(struct nw_route_guard **out, sd_event *e,
+		       const struct nw_route_guard_cfg *cfg,
+		       const struct nw_route_guard_ops *ops, void *ud);
+/* Applies a new config (reload); the snapshot of learned routes is kept. */
+int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_guard_cfg *cfg);
+/* A request event from the kernel side: remembered for about a second to
+ * name the actor of a deletion (pid, comm, uid, cgroup_id). */
+void nw_route_guard_note_request(struct nw_route_guard *g, const struct nw_rtnl_request *r);
+/* {"protected":[{route..., "state"}], "restores":N, "resyncs":N, ...} */
+void nw_route_guard_status(struct nw_route_guard *g, cJSON *out);
+/* Number of netlink changes (route, rule, link, address) seen: the
+ * stability barrier of issue 4 builds on it. */
+uint64_t nw_route_guard_changes(const struct nw_route_guard *g);
+void nw_route_guard_free(struct nw_route_guard *g);
+
+#endif
