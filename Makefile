@@ -37,7 +37,7 @@ LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude \
 	      -Wall -Werror
-BPF_OBJS := bind_guard
+BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
 COMMON := util log cgroup policy config events counters

@@ -172,3 +172,85 @@ void nw_link_remove(struct bpf_link *link, const char *pin_path)
 	bpf_link__detach(link);
 	bpf_link__destroy(link);
 }
+
+static int slot_pin(char *buf, size_t size, const char *pin_dir, const struct nw_link_slot *s)
+{
+	return nw_path(buf, size, "%s/links/%s", pin_dir, s->name);
+}
+
+int nw_links_install(struct nw_link_slot *slots, size_t n, const char *pin_dir, int cg_fd,
+		     uint64_t cg_id, bool reattach_cgroup)
+{
+	char pin[PATH_MAX];
+	int err;
+
+	for (size_t i = 0; i < n; i++) {
+		struct nw_link_slot *s = &slots[i];
+		struct bpf_link *link = NULL;
+
+		if ((err = slot_pin(pin, sizeof(pin), pin_dir, s)))
+			return err;
+		if (!s->enabled) {
+			/* e.g. a tracepoint link pinned before fexit was available */
+			if (access(pin, F_OK) == 0)
+				nw_link_remove(bpf_link__open(pin), pin);
+			continue;
+		}
+		if (s->link && !(s->cgroup && reattach_cgroup))
+			continue;
+		err = nw_link_install(s->prog, pin, s->cgroup ? cg_fd : -1, cg_id, &link, &s->how);
+		if (err)
+			return err;
+		if (s->link && s->link != link)
+			bpf_link__destroy(s->link);
+		s->link = link;
+	}
+	return 0;
+}
+
+void nw_links_status(const struct nw_link_slot *slots, size_t n, cJSON *arr)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct nw_link_slot *s = &slots[i];
+		struct bpf_link_info info;
+		__u32 len = sizeof(info);
+		cJSON *p = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(p, "name", s->name);
+		cJSON_AddStringToObject(p, "hook", s->hook);
+		cJSON_AddStringToObject(p, "path", s->path);
+		if (s->link) {
+			memset(&info, 0, sizeof(info));
+			cJSON_AddStringToObject(p, "state", nw_link_how_name(s->how));
+			if (bpf_obj_get_info_by_fd(bpf_link__fd(s->link), &info, &len) == 0) {
+				cJSON_AddNumberToObject(p, "link_id", info.id);
+				cJSON_AddNumberToObject(p, "prog_id", info.prog_id);
+			}
+		} else {
+			cJSON_AddStringToObject(p, "state",
+						s->enabled ? "not attached" : "not used on this kernel");
+		}
+		cJSON_AddItemToArray(arr, p);
+	}
+}
+
+bool nw_links_adopted(const struct nw_link_slot *slots, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (slots[i].link && slots[i].how != NW_LINK_NEW)
+			return true;
+	return false;
+}
+
+void nw_links_release(struct nw_link_slot *slots, size_t n, const char *pin_dir, bool detach)
+{
+	char pin[PATH_MAX];
+
+	for (size_t i = 0; i < n; i++) {
+		if (detach && slot_pin(pin, sizeof(pin), pin_dir, &slots[i]) == 0)
+			nw_link_remove(slots[i].link, pin);
+		else
+			bpf_link__destroy(slots[i].link);
+		slots[i].link = NULL;
+	}
+}

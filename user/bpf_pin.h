@@ -5,7 +5,9 @@
 #define NETWARD_BPF_PIN_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
 
 /* Makes sure dir is on a bpf filesystem (mounting /sys/fs/bpf when it is
  * not mounted and dir lies under it) and creates dir and dir/links. */
@@ -36,5 +38,32 @@ int nw_link_install(struct bpf_program *prog, const char *pin_path, int cgroup_f
 
 /* Unpins and detaches. */
 void nw_link_remove(struct bpf_link *link, const char *pin_path);
+
+/* One program of a module and its pinned link "<pin dir>/links/<name>". */
+struct nw_link_slot {
+	const char *name;	/* program name, also the pin name */
+	const char *hook;	/* for status: "cgroup/bind4", "tracepoint/..." */
+	const char *path;	/* for status: "cgroup", "tracepoint", "fexit" */
+	struct bpf_program *prog;
+	bool cgroup;		/* attach to the module's cgroup */
+	bool enabled;		/* false: not used on this kernel; a stale pin goes */
+	struct bpf_link *link;
+	enum nw_link_how how;
+};
+
+#define NW_LINK_SLOT(n, h, p, pr, cg) \
+	((struct nw_link_slot){ .name = (n), .hook = (h), .path = (p), .prog = (pr), \
+				.cgroup = (cg), .enabled = true })
+
+/* Installs every enabled slot (cgroup slots on cg_fd) that has no link yet,
+ * or every cgroup slot again when reattach_cgroup; removes pinned links of
+ * disabled slots. */
+int nw_links_install(struct nw_link_slot *slots, size_t n, const char *pin_dir, int cg_fd,
+		     uint64_t cg_id, bool reattach_cgroup);
+/* Appends {"name","hook","path","state","link_id","prog_id"} per slot. */
+void nw_links_status(const struct nw_link_slot *slots, size_t n, cJSON *arr);
+bool nw_links_adopted(const struct nw_link_slot *slots, size_t n);
+/* detach: unpin and detach; otherwise only close (pins keep enforcing). */
+void nw_links_release(struct nw_link_slot *slots, size_t n, const char *pin_dir, bool detach);
 
 #endif
