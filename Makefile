@@ -41,7 +41,7 @@ BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
 COMMON := util log cgroup policy config events counters
-DAEMON := $(COMMON) bpf_pin bind_guard listeners control netwardd
+DAEMON := $(COMMON) bpf_pin bind_guard route_watch listeners control netwardd
 CTL := $(COMMON) netwardctl
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util

@@ -444,7 +444,7 @@ static __always_inline struct nw_rtnl_request *kernel_request(__u16 type)
 }
 
 SEC("fexit/fib_table_delete")
-int BPF_PROG(fexit_fib_table_delete, struct net *net, struct fib_table *tb,
+int BPF_PROG(fx_fib_tbl_del, struct net *net, struct fib_table *tb,
 	     struct fib_config *cfg, struct netlink_ext_ack *extack, int ret)
 {
 	struct nw_rtnl_request *e;
@@ -470,7 +470,7 @@ int BPF_PROG(fexit_fib_table_delete, struct net *net, struct fib_table *tb,
 }
 
 SEC("fexit/fib6_del")
-int BPF_PROG(fexit_fib6_del, struct fib6_info *rt, struct nl_info *info, int ret)
+int BPF_PROG(fx_fib6_del, struct fib6_info *rt, struct nl_info *info, int ret)
 {
 	struct nw_rtnl_request *e;
 
@@ -503,14 +503,14 @@ static __always_inline int rule_exit(struct nlmsghdr *nlh, int ret, __u16 type)
 }
 
 SEC("fexit/fib_nl_newrule")
-int BPF_PROG(fexit_fib_nl_newrule, struct sk_buff *skb, struct nlmsghdr *nlh,
+int BPF_PROG(fx_fib_newrule, struct sk_buff *skb, struct nlmsghdr *nlh,
 	     struct netlink_ext_ack *extack, int ret)
 {
 	return rule_exit(nlh, ret, RTM_NEWRULE);
 }
 
 SEC("fexit/fib_nl_delrule")
-int BPF_PROG(fexit_fib_nl_delrule, struct sk_buff *skb, struct nlmsghdr *nlh,
+int BPF_PROG(fx_fib_delrule, struct sk_buff *skb, struct nlmsghdr *nlh,
 	     struct netlink_ext_ack *extack, int ret)
 {
 	return rule_exit(nlh, ret, RTM_DELRULE);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "netward/bind_guard.h"
+#include "netward/route_watch.h"
 #include "cgroup.h"
 #include "events.h"
 #include "policy.h"
@@ -149,6 +150,28 @@ static cJSON *decode_bind(const struct nw_bind_event *e, const char *cg_mount)
 	return o;
 }
 
+static cJSON *decode_no_route(const struct nw_no_route *e, const char *cg_mount)
+{
+	const struct nw_event_hdr *h = &e->hdr;
+	uint64_t boot_now = nw_now_ns(CLOCK_BOOTTIME);
+	char a[INET6_ADDRSTRLEN];
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	add_ts(o, nw_now_ns(CLOCK_REALTIME) - (boot_now > h->ts_ns ? boot_now - h->ts_ns : 0));
+	cJSON_AddStringToObject(o, "type", nw_event_type_name(NW_EV_NO_ROUTE));
+	cJSON_AddNumberToObject(o, "netns", h->netns);
+	add_actor(o, h, cg_mount);
+	cJSON_AddNumberToObject(o, "family", e->family);
+	inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->dst, a, sizeof(a));
+	cJSON_AddStringToObject(o, "dst", a);
+	cJSON_AddNumberToObject(o, "table", e->table);
+	cJSON_AddNumberToObject(o, "err", e->err);
+	cJSON_AddNumberToObject(o, "failures", (double)e->failures);
+	return o;
+}
+
 cJSON *nw_event_decode(const void *data, size_t len, const char *cg_mount)
 {
 	const struct nw_event_hdr *h = data;
@@ -165,6 +188,10 @@ cJSON *nw_event_decode(const void *data, size_t len, const char *cg_mount)
 		if (h->size != sizeof(struct nw_bind_event))
 			break;
 		return decode_bind(data, cg_mount);
+	case NW_EV_NO_ROUTE_RAW:
+		if (h->size != sizeof(struct nw_no_route))
+			break;
+		return decode_no_route(data, cg_mount);
 	default:
 		break;
 	}

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include "netward/bind_guard.h"
+#include "netward/route_watch.h"
 #include "bind_guard.h"
 #include "bpf_pin.h"
 #include "counters.h"
@@ -32,6 +33,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "policy.h"
+#include "route_watch.h"
 #include "util.h"
 
 #ifndef NW_VERSION
@@ -51,6 +53,9 @@ struct daemon {
 	char socket[108];
 	uint32_t netns;
 	struct nw_bind_guard *bind;
+	struct nw_route_watch *watch;
+	bool fexit;
+	uint64_t rtnl_requests;
 	struct ring_buffer *rb;
 	struct nw_control *ctl;
 	struct nw_history hist;
@@ -193,6 +198,13 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 	cJSON_Delete(ev);
 }
 
+static void on_rtnl_request(struct daemon *d, const struct nw_rtnl_request *r)
+{
+	d->rtnl_requests++;
+	log_debug("rtnl request %u from pid %u (%.16s): family %u table %u dst_len %u", r->nlmsg_type,
+		  r->hdr.tgid, r->hdr.comm, r->family, r->table, r->dst_len);
+}
+
 /* The kernel picks the port of a listen() without bind() after the
  * tracepoint fired: find it by the socket's inode. A killed listener is gone. */
 static void fill_autobind_port(cJSON *ev, const struct nw_bind_event *e)
@@ -208,7 +220,15 @@ static int on_ring(void *ctx, void *data, size_t len)
 {
 	struct daemon *d = ctx;
 	const struct nw_event_hdr *h = data;
-	cJSON *ev = nw_event_decode(data, len, d->cg_mount);
+	cJSON *ev;
+
+	if (len >= sizeof(*h) && h->type == NW_EV_RTNL_REQUEST) {
+		/* not an event for users: it names the actor of a change */
+		if (len >= sizeof(struct nw_rtnl_request))
+			on_rtnl_request(d, data);
+		return 0;
+	}
+	ev = nw_event_decode(data, len, d->cg_mount);
 
 	if (!ev) {
 		d->events_bad++;
@@ -217,7 +237,7 @@ static int on_ring(void *ctx, void *data, size_t len)
 	}
 	if (h->flags & NW_EVF_AUTOBIND)
 		fill_autobind_port(ev, data);
-	dispatch(d, h->type, ev);
+	dispatch(d, h->type == NW_EV_NO_ROUTE_RAW ? NW_EV_NO_ROUTE : h->type, ev);
 	cJSON_Delete(ev);
 	return 0;
 }
@@ -451,6 +471,10 @@ static void status(struct daemon *d, cJSON *r)
 	cJSON_AddStringToObject(b, "default_action", nw_action_name(d->cfg.bind_default));
 	cJSON_AddNumberToObject(b, "rules", (double)d->cfg.n_rules);
 	nw_bind_guard_status(d->bind, b);
+	b = cJSON_AddObjectToObject(r, "routes");
+	nw_route_watch_status(d->watch, cJSON_AddObjectToObject(b, "watch"));
+	cJSON_AddBoolToObject(b, "fexit_supported", d->fexit);
+	cJSON_AddNumberToObject(b, "rtnl_requests", (double)d->rtnl_requests);
 	ev = cJSON_AddObjectToObject(r, "events");
 	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
 	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
@@ -596,6 +620,8 @@ static void cleanup(struct daemon *d, bool detach)
 {
 	nw_control_close(d->ctl);
 	ring_buffer__free(d->rb);
+	/* the bind guard owns the pin dir and removes it: route watch first */
+	nw_route_watch_destroy(d->watch, detach);
 	nw_bind_guard_destroy(d->bind, detach);
 	nw_history_free(&d->hist);
 	nw_cfg_free(&d->cfg);
@@ -707,8 +733,17 @@ int main(int argc, char **argv)
 				       "version: remove it to start over)" : "");
 		goto fail;
 	}
+	d.fexit = nw_fexit_supported() == 1;
+	if ((r = nw_route_watch_load(&d.watch, d.pin_dir, d.fexit))) {
+		log_err("route-watch: load: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = apply_config(&d, &d.cfg, err, sizeof(err)))) {
 		log_err("%s", err);
+		goto fail;
+	}
+	if ((r = nw_route_watch_attach(d.watch))) {
+		log_err("route-watch: attach: %s", strerror(-r));
 		goto fail;
 	}
 
@@ -754,6 +789,7 @@ int main(int argc, char **argv)
 fail:
 	/* a failed start undoes what it attached itself and leaves what a
 	 * previous instance pinned (and still enforces) alone */
-	cleanup(&d, d.bind && !nw_bind_guard_adopted(d.bind));
+	cleanup(&d, d.bind && !nw_bind_guard_adopted(d.bind) &&
+		    !(d.watch && nw_route_watch_adopted(d.watch)));
 	return 1;
 }
