@@ -31,6 +31,18 @@ struct {
 	__type(value, __u32);
 } bind_cgroup SEC(".maps");
 
+/* The socket's netns by cookie: one helper call instead of three reads
+ * through the task (the inode is the fallback where no cookie is known). */
+static __always_inline bool foreign_sock_netns(const struct nw_config *cfg,
+					       struct bpf_sock_addr *ctx)
+{
+	if (!cfg->netns)
+		return false;
+	if (cfg->netns_cookie)
+		return bpf_get_netns_cookie(ctx) != cfg->netns_cookie;
+	return nw_current_netns() != cfg->netns;
+}
+
 struct nw_decision {
 	__u64 rule_cgroup_id;
 	__u8 policy;
@@ -53,38 +65,65 @@ static __always_inline __u8 rule_at(__u64 cgroup_id, __u16 port, __u8 proto,
 
 /* Most specific wins: the deepest cgroup with a rule (port rule before
  * any-port rule), then rules for any cgroup, then the default. */
+static __always_inline __u8 rule_hints(void)
+{
+	struct nw_bind_key key = { .cgroup_id = NW_BIND_HINT_ID };
+	struct nw_bind_rule *hint = bpf_map_lookup_elem(&bind_policy, &key);
+
+	return hint ? hint->action : NW_HINT_CGROUP | NW_HINT_ANY;
+}
+
+/* The rule of one cgroup for this bind, the port rule before the any-port
+ * rule; sets d and returns true when there is one. */
+static __always_inline bool cgroup_rule(__u64 id, __u16 port, __u8 proto, __u8 family,
+					struct nw_decision *d)
+{
+	__u8 act = port ? rule_at(id, port, proto, family) : NW_ACT_NONE;
+	__u8 match = NW_MATCH_CGROUP_PORT;
+
+	if (!act) {
+		act = rule_at(id, 0, proto, family);
+		match = NW_MATCH_CGROUP;
+	}
+	if (!act)
+		return false;
+	d->policy = act;
+	d->rule_cgroup_id = id;
+	d->match = match;
+	return true;
+}
+
 static __always_inline void decide(const struct nw_config *cfg, __u16 port,
 				   __u8 proto, __u8 family,
 				   struct nw_decision *d)
 {
-	__u8 act;
+	__u8 act, hints = rule_hints();
 	int level;
 
 	d->policy = NW_ACT_NONE;
 	d->rule_cgroup_id = 0;
 	d->match = NW_MATCH_DEFAULT;
 
-	for (level = 1; level < NW_CGROUP_MAX_DEPTH; level++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+	if (hints & NW_HINT_CGROUP) {
+		/* the common case first: a rule for the caller's own cgroup */
+		__u64 leaf = bpf_get_current_cgroup_id();
 
-		if (!id)
-			break;
-		act = port ? rule_at(id, port, proto, family) : NW_ACT_NONE;
-		if (act) {
-			d->policy = act;
-			d->rule_cgroup_id = id;
-			d->match = NW_MATCH_CGROUP_PORT;
-			continue;
-		}
-		act = rule_at(id, 0, proto, family);
-		if (act) {
-			d->policy = act;
-			d->rule_cgroup_id = id;
-			d->match = NW_MATCH_CGROUP;
+		if (cgroup_rule(leaf, port, proto, family, d))
+			return;
+		/* then the ancestors, root first, so the deepest match wins;
+		 * level 0 is the root: a rule for "/" is a rule for everything */
+		for (level = 0; level < NW_CGROUP_MAX_DEPTH; level++) {
+			__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+			if (!id || id == leaf)
+				break;
+			cgroup_rule(id, port, proto, family, d);
 		}
 	}
 	if (d->policy)
 		return;
+	if (!(hints & NW_HINT_ANY))
+		goto fallback;
 
 	act = port ? rule_at(0, port, proto, family) : NW_ACT_NONE;
 	if (act) {
@@ -98,16 +137,19 @@ static __always_inline void decide(const struct nw_config *cfg, __u16 port,
 		d->match = NW_MATCH_ANY;
 		return;
 	}
+fallback:
 	d->policy = cfg->bind_default ? cfg->bind_default : NW_ACT_AUDIT;
 }
 
 /* What is really done: dry-run downgrades every enforcing action to audit. */
 static __always_inline __u8 applied_action(const struct nw_config *cfg,
-					   __u8 policy, __u8 *flags)
+					   __u8 policy, __u8 *flags,
+					   struct nw_counters *c)
 {
 	if (cfg->dry_run && policy >= NW_ACT_DENY) {
 		*flags |= NW_EVF_DRY_RUN;
-		NW_COUNT(dry_run);
+		if (c)
+			c->dry_run++;
 		return NW_ACT_AUDIT;
 	}
 	return policy;
@@ -141,20 +183,24 @@ static __always_inline void emit(const struct nw_decision *d, __u8 action,
 	bpf_ringbuf_submit(e, 0);
 }
 
-static __always_inline void count_action(__u8 action)
+/* one lookup of the per-CPU record per bind */
+static __always_inline void count_action(struct nw_counters *c, __u8 action)
 {
+	if (!c)
+		return;
+	c->bind_wildcard++;
 	switch (action) {
 	case NW_ACT_ALLOW:
-		NW_COUNT(bind_allowed);
+		c->bind_allowed++;
 		break;
 	case NW_ACT_AUDIT:
-		NW_COUNT(bind_audited);
+		c->bind_audited++;
 		break;
 	case NW_ACT_REWRITE:
-		NW_COUNT(bind_rewritten);
+		c->bind_rewritten++;
 		break;
 	default:
-		NW_COUNT(bind_denied);
+		c->bind_denied++;
 		break;
 	}
 }
@@ -176,6 +222,7 @@ SEC("cgroup/bind4")
 int nw_bind4(struct bpf_sock_addr *ctx)
 {
 	const struct nw_config *cfg;
+	struct nw_counters *c;
 	struct nw_decision d;
 	__u8 addr[16] = {}, new_addr[16] = {};
 	__u8 flags = 0, action, proto;
@@ -186,17 +233,16 @@ int nw_bind4(struct bpf_sock_addr *ctx)
 	cfg = nw_config_get();
 	if (!cfg || !cfg->enabled)
 		return 1;
-	if (nw_foreign_netns(cfg)) {
+	if (foreign_sock_netns(cfg, ctx)) {
 		NW_COUNT(other_netns);
 		return 1;
 	}
-	NW_COUNT(bind_wildcard);
-
+	c = nw_counters_get();
 	proto = ctx->protocol;
 	port = bpf_ntohs((__u16)ctx->user_port);
 	decide(cfg, port, proto, 4, &d);
-	action = applied_action(cfg, d.policy, &flags);
-	count_action(action);
+	action = applied_action(cfg, d.policy, &flags, c);
+	count_action(c, action);
 	if (action == NW_ACT_ALLOW)
 		return 1;
 	if (action == NW_ACT_REWRITE) {
@@ -213,6 +259,7 @@ SEC("cgroup/bind6")
 int nw_bind6(struct bpf_sock_addr *ctx)
 {
 	const struct nw_config *cfg;
+	struct nw_counters *c;
 	struct nw_decision d;
 	__u8 addr[16] = {}, new_addr[16] = {};
 	__u8 flags = 0, action, proto, family;
@@ -230,12 +277,11 @@ int nw_bind6(struct bpf_sock_addr *ctx)
 	cfg = nw_config_get();
 	if (!cfg || !cfg->enabled)
 		return 1;
-	if (nw_foreign_netns(cfg)) {
+	if (foreign_sock_netns(cfg, ctx)) {
 		NW_COUNT(other_netns);
 		return 1;
 	}
-	NW_COUNT(bind_wildcard);
-
+	c = nw_counters_get();
 	if (family == 4) {
 		flags |= NW_EVF_V4MAPPED;
 		addr[10] = addr[11] = 0xff;
@@ -243,8 +289,8 @@ int nw_bind6(struct bpf_sock_addr *ctx)
 	proto = ctx->protocol;
 	port = bpf_ntohs((__u16)ctx->user_port);
 	decide(cfg, port, proto, family, &d);
-	action = applied_action(cfg, d.policy, &flags);
-	count_action(action);
+	action = applied_action(cfg, d.policy, &flags, c);
+	count_action(c, action);
 	if (action == NW_ACT_ALLOW)
 		return 1;
 	if (action == NW_ACT_REWRITE) {
@@ -303,12 +349,14 @@ int tp_inet_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 	NW_COUNT(listen_autobind);
 
 	decide(cfg, 0, 6, family, &d);
-	action = applied_action(cfg, d.policy, &flags);
-	if (action == NW_ACT_ALLOW)
+	if (d.policy == NW_ACT_ALLOW)
 		return 0;
-	if (action == NW_ACT_KILL) {
-		bpf_send_signal(SIGKILL);
-		NW_COUNT(listen_killed);
+	if (d.policy == NW_ACT_KILL) {
+		action = applied_action(cfg, d.policy, &flags, nw_counters_get());
+		if (action == NW_ACT_KILL) {
+			bpf_send_signal(SIGKILL);
+			NW_COUNT(listen_killed);
+		}
 	} else {
 		/* deny and rewrite cannot be applied after the fact */
 		action = NW_ACT_AUDIT;
@@ -317,4 +365,38 @@ int tp_inet_listen(struct trace_event_raw_inet_sock_set_state *ctx)
 	emit(&d, action, flags, NW_EV_WILDCARD_LISTENER, zero, zero, 0, family,
 	     ctx->family, 6, BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino));
 	return 0;
+}
+
+static __always_inline int cgroup_change(struct trace_event_raw_cgroup *ctx, __u8 removed)
+{
+	struct nw_cgroup_change *e;
+
+	if (ctx->root != 0)	/* cgroup v1 hierarchies: not ours */
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		NW_COUNT(events_lost);
+		return 0;
+	}
+	nw_fill_hdr(&e->hdr, NW_EV_CGROUP_CHANGE, sizeof(*e));
+	e->id = ctx->id;
+	e->level = ctx->level;
+	e->removed = removed;
+	__builtin_memset(e->_pad0, 0, sizeof(e->_pad0));
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Rules name cgroups by path: tell netwardd when one is made or removed, so
+ * a rule follows a service whose cgroup is made anew on restart. */
+SEC("tracepoint/cgroup/cgroup_mkdir")
+int tp_cgroup_mkdir(struct trace_event_raw_cgroup *ctx)
+{
+	return cgroup_change(ctx, 0);
+}
+
+SEC("tracepoint/cgroup/cgroup_rmdir")
+int tp_cgroup_rmdir(struct trace_event_raw_cgroup *ctx)
+{
+	return cgroup_change(ctx, 1);
 }

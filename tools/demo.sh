@@ -13,7 +13,7 @@ NWD=$BUILD/netwardd NWCTL=$BUILD/netwardctl BINDTEST=$BUILD/bindtest
 [ "$(id -u)" -eq 0 ] || { echo "demo: needs root (BPF, namespaces, cgroups)" >&2; exit 1; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
-CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG2=$(awk '{ for (i = 1; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 [ -n "$CG2" ] || { echo "demo: no cgroup2 mount" >&2; exit 1; }
 
 id=$(printf '%04x%04x' $RANDOM $RANDOM)

@@ -15,7 +15,7 @@
 #include "cgroup.h"
 #include "util.h"
 
-enum { L_BIND4, L_BIND6, L_LISTEN, L__MAX };
+enum { L_BIND4, L_BIND6, L_LISTEN, L_MKDIR, L_RMDIR, L__MAX };
 
 struct nw_bind_guard {
 	struct bind_guard_bpf *skel;
@@ -33,6 +33,10 @@ static void init_slots(struct nw_bind_guard *g)
 	l[L_BIND6] = NW_LINK_SLOT("nw_bind6", "cgroup/bind6", "cgroup", g->skel->progs.nw_bind6, true);
 	l[L_LISTEN] = NW_LINK_SLOT("tp_inet_listen", "tracepoint/sock/inet_sock_set_state",
 				   "tracepoint", g->skel->progs.tp_inet_listen, false);
+	l[L_MKDIR] = NW_LINK_SLOT("tp_cgroup_mkdir", "tracepoint/cgroup/cgroup_mkdir", "tracepoint",
+				  g->skel->progs.tp_cgroup_mkdir, false);
+	l[L_RMDIR] = NW_LINK_SLOT("tp_cgroup_rmdir", "tracepoint/cgroup/cgroup_rmdir", "tracepoint",
+				  g->skel->progs.tp_cgroup_rmdir, false);
 }
 
 int nw_bind_guard_load(struct nw_bind_guard **out, const char *pin_dir)
@@ -97,11 +101,17 @@ int nw_bind_guard_configure(struct nw_bind_guard *g, const struct nw_config *kcf
 	__u32 zero = 0;
 	int err;
 
-	if ((err = nw_policy_sync(bpf_map__fd(g->skel->maps.bind_policy), rules, n)))
+	if ((err = nw_bind_guard_sync_rules(g, rules, n)))
 		return err;
 	if (bpf_map_update_elem(bpf_map__fd(g->skel->maps.nw_config), &zero, kcfg, BPF_ANY) < 0)
 		return -errno;
 	return 0;
+}
+
+int nw_bind_guard_sync_rules(struct nw_bind_guard *g, const struct nw_bind_rule_spec *rules,
+			     size_t n)
+{
+	return nw_policy_sync(bpf_map__fd(g->skel->maps.bind_policy), rules, n);
 }
 
 int nw_bind_guard_events_fd(const struct nw_bind_guard *g)

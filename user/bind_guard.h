@@ -21,6 +21,9 @@ int nw_bind_guard_attach(struct nw_bind_guard *g, const char *cgroup_dir);
 /* Writes run-time settings and the config's rules. */
 int nw_bind_guard_configure(struct nw_bind_guard *g, const struct nw_config *kcfg,
 			    const struct nw_bind_rule_spec *rules, size_t n);
+/* Writes the config's rules again (cgroup ids changed). */
+int nw_bind_guard_sync_rules(struct nw_bind_guard *g, const struct nw_bind_rule_spec *rules,
+			     size_t n);
 int nw_bind_guard_events_fd(const struct nw_bind_guard *g);
 int nw_bind_guard_counters_fd(const struct nw_bind_guard *g);
 /* {"cgroup":..., "programs":[{"name","hook","how","prog_id","link_id"}]} */

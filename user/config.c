@@ -394,14 +394,15 @@ int nw_cfg_parse(const char *text, struct nw_cfg *cfg, char *err, size_t errlen)
 	return r;
 }
 
-static int check_one(struct ctx *c, const char *mount, const char *cg, const char *path)
+static int check_one(struct ctx *c, const char *mount, const char *cg, const char *path,
+		     bool must_exist)
 {
 	char abs[PATH_MAX];
 	struct stat st;
 
 	if (nw_cgroup_abs(mount, cg, abs, sizeof(abs)) < 0)
 		return fail(c, path, "\"%s\" is not a valid cgroup path", cg);
-	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (must_exist && (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)))
 		return fail(c, path, "\"%s\": no such cgroup under %s", cg, mount);
 	return 0;
 }
@@ -411,7 +412,7 @@ int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err,
 	struct ctx c = { err, errlen };
 	int r;
 
-	if (cfg->bind_cgroup && (r = check_one(&c, mount, cfg->bind_cgroup, "binds.cgroup")))
+	if (cfg->bind_cgroup && (r = check_one(&c, mount, cfg->bind_cgroup, "binds.cgroup", true)))
 		return r;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		char p[64];
@@ -419,7 +420,8 @@ int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err,
 		if (!cfg->rules[i].cgroup)
 			continue;
 		snprintf(p, sizeof(p), "binds.rules[%zu].cgroup", i);
-		if ((r = check_one(&c, mount, cfg->rules[i].cgroup, p)))
+		/* a rule's cgroup may not exist yet (a stopped service) */
+		if ((r = check_one(&c, mount, cfg->rules[i].cgroup, p, false)))
 			return r;
 	}
 	return 0;

@@ -46,7 +46,8 @@ void nw_cfg_free(struct nw_cfg *cfg);
  * writes "<json path>: <problem>" (or "line L column C: ...") to err. */
 int nw_cfg_parse(const char *text, struct nw_cfg *cfg, char *err, size_t errlen);
 
-/* Checks that every cgroup the config names exists under mount. */
+/* Checks that binds.cgroup exists under mount and that the rules' cgroups
+ * are valid paths (they may not exist yet: netwardd waits for them). */
 int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err, size_t errlen);
 
 /* Reads and parses a file. A missing file is -ENOENT. err carries the path:

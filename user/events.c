@@ -43,6 +43,7 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_RTNL_REQUEST] = "rtnl_request",
 	[NW_EV_ROUTE_FLAPPING] = "route_flapping",
 	[NW_EV_NO_ROUTE_RAW] = "no_route_sample",
+	[NW_EV_CGROUP_CHANGE] = "cgroup_change",
 };
 
 const char *nw_event_type_name(unsigned type)

@@ -385,7 +385,7 @@ static int blocklist_list(void)
 			char path[PATH_MAX] = "any", port[8] = "any";
 
 			key = next;
-			if (bpf_map_lookup_elem(fd, &key, &r) < 0)
+			if (nw_policy_is_hint(&key) || bpf_map_lookup_elem(fd, &key, &r) < 0)
 				continue;
 			if (key.cgroup_id &&
 			    nw_cgroup_path_from_id(mount, key.cgroup_id, path, sizeof(path)) < 0)

@@ -52,10 +52,13 @@ struct daemon {
 	char pin_dir[PATH_MAX];
 	char socket[108];
 	uint32_t netns;
+	uint64_t netns_cookie;
 	struct nw_bind_guard *bind;
 	struct nw_route_watch *watch;
 	bool fexit;
 	uint64_t rtnl_requests;
+	unsigned pending_rules;
+	sd_event_source *resync_rules;
 	struct ring_buffer *rb;
 	struct nw_control *ctl;
 	struct nw_history hist;
@@ -198,6 +201,8 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 	cJSON_Delete(ev);
 }
 
+static void on_cgroup_change(struct daemon *d);
+
 static void on_rtnl_request(struct daemon *d, const struct nw_rtnl_request *r)
 {
 	d->rtnl_requests++;
@@ -222,6 +227,10 @@ static int on_ring(void *ctx, void *data, size_t len)
 	const struct nw_event_hdr *h = data;
 	cJSON *ev;
 
+	if (len >= sizeof(*h) && h->type == NW_EV_CGROUP_CHANGE) {
+		on_cgroup_change(d);
+		return 0;
+	}
 	if (len >= sizeof(*h) && h->type == NW_EV_RTNL_REQUEST) {
 		/* not an event for users: it names the actor of a change */
 		if (len >= sizeof(struct nw_rtnl_request))
@@ -348,29 +357,62 @@ static int bind_cgroup_dir(struct daemon *d, const struct nw_cfg *cfg, char *out
 }
 
 /* Pushes cfg into the kernel: cgroup, rules, settings. */
-static int apply_config(struct daemon *d, const struct nw_cfg *cfg, char *err, size_t errlen)
+/* Rules name cgroups by path, the kernel matches ids: resolve every rule
+ * now. A rule whose cgroup does not exist (yet) is left out and listed in
+ * *pending (a service that is not running); it is resolved again whenever
+ * a cgroup is made or removed. */
+static int resolve_rules(struct daemon *d, const struct nw_cfg *cfg,
+			 struct nw_bind_rule_spec **out, size_t *n, unsigned *pending)
 {
-	struct nw_bind_rule_spec *specs;
-	struct nw_config k = { 0 };
+	struct nw_bind_rule_spec *specs = calloc(cfg->n_rules + 1, sizeof(*specs));
 	char dir[PATH_MAX];
-	int r;
 
-	specs = calloc(cfg->n_rules + 1, sizeof(*specs));
 	if (!specs)
 		return -ENOMEM;
+	*n = 0;
+	*pending = 0;
 	for (size_t i = 0; i < cfg->n_rules; i++) {
 		const struct nw_cfg_bind_rule *cr = &cfg->rules[i];
+		struct nw_bind_rule_spec *sp = &specs[*n];
 
-		specs[i] = (struct nw_bind_rule_spec){ .port = cr->port, .proto = cr->proto,
-						       .family = cr->family, .action = cr->action };
-		if (cr->cgroup &&
-		    ((r = nw_cgroup_abs(d->cg_mount, cr->cgroup, dir, sizeof(dir))) ||
-		     (r = nw_cgroup_id(dir, &specs[i].cgroup_id)))) {
-			snprintf(err, errlen, "binds.rules[%zu].cgroup: \"%s\": %s", i, cr->cgroup,
-				 strerror(-r));
-			goto cleanup;
+		*sp = (struct nw_bind_rule_spec){ .port = cr->port, .proto = cr->proto,
+						  .family = cr->family, .action = cr->action };
+		if (cr->cgroup && (nw_cgroup_abs(d->cg_mount, cr->cgroup, dir, sizeof(dir)) ||
+				   nw_cgroup_id(dir, &sp->cgroup_id))) {
+			(*pending)++;
+			continue;
 		}
+		(*n)++;
 	}
+	*out = specs;
+	return 0;
+}
+
+static void log_pending(struct daemon *d, const struct nw_cfg *cfg)
+{
+	char dir[PATH_MAX];
+	uint64_t id;
+
+	for (size_t i = 0; i < cfg->n_rules; i++) {
+		const char *cg = cfg->rules[i].cgroup;
+
+		if (cg && (nw_cgroup_abs(d->cg_mount, cg, dir, sizeof(dir)) || nw_cgroup_id(dir, &id)))
+			log_warn("binds.rules[%zu].cgroup: \"%s\": no such cgroup under %s yet; "
+				 "the rule applies once it exists", i, cg, d->cg_mount);
+	}
+}
+
+/* Pushes cfg into the kernel: cgroup, rules, settings. */
+static int apply_config(struct daemon *d, const struct nw_cfg *cfg, char *err, size_t errlen)
+{
+	struct nw_bind_rule_spec *specs = NULL;
+	struct nw_config k = { 0 };
+	char dir[PATH_MAX];
+	size_t n;
+	int r;
+
+	if ((r = resolve_rules(d, cfg, &specs, &n, &d->pending_rules)))
+		return r;
 	if ((r = bind_cgroup_dir(d, cfg, dir, sizeof(dir)))) {
 		snprintf(err, errlen, "binds.cgroup: %s", strerror(-r));
 		goto cleanup;
@@ -380,14 +422,47 @@ static int apply_config(struct daemon *d, const struct nw_cfg *cfg, char *err, s
 		goto cleanup;
 	}
 	k.netns = cfg->netns_all ? 0 : d->netns;
+	k.netns_cookie = d->netns_cookie;
 	k.bind_default = cfg->bind_default;
 	k.dry_run = d->dry_run;
 	k.enabled = 1;
-	if ((r = nw_bind_guard_configure(d->bind, &k, specs, cfg->n_rules)))
+	if ((r = nw_bind_guard_configure(d->bind, &k, specs, n)))
 		snprintf(err, errlen, "bind-guard: write policy: %s", strerror(-r));
 cleanup:
 	free(specs);
 	return r;
+}
+
+/* A cgroup was made or removed: once per loop iteration, re-resolve the
+ * rules' cgroups and write the policy again (ids of re-made cgroups). */
+static int on_resync_rules(sd_event_source *s, void *ud)
+{
+	struct daemon *d = ud;
+	struct nw_bind_rule_spec *specs = NULL;
+	unsigned before = d->pending_rules;
+	size_t n;
+	int r;
+
+	sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (resolve_rules(d, &d->cfg, &specs, &n, &d->pending_rules))
+		return 0;
+	r = nw_bind_guard_sync_rules(d->bind, specs, n);
+	if (r)
+		log_err("bind-guard: rewrite policy after a cgroup change: %s", strerror(-r));
+	else if (before != d->pending_rules)
+		log_info("bind rules: %u of %zu waiting for their cgroup", d->pending_rules,
+			 d->cfg.n_rules);
+	free(specs);
+	return 0;
+}
+
+static void on_cgroup_change(struct daemon *d)
+{
+	for (size_t i = 0; i < d->cfg.n_rules; i++)
+		if (d->cfg.rules[i].cgroup) {
+			sd_event_source_set_enabled(d->resync_rules, SD_EVENT_ONESHOT);
+			return;
+		}
 }
 
 static void notify_status(struct daemon *d)
@@ -427,6 +502,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	nw_cfg_free(&d->cfg);
 	d->cfg = cfg;
 	nw_log_set_level(d->cfg.log_level);
+	log_pending(d, &d->cfg);
 	d->reloads++;
 	d->last_reload_error[0] = 0;
 	daemon_event(d, "configuration reloaded from %s",
@@ -470,6 +546,7 @@ static void status(struct daemon *d, cJSON *r)
 	cJSON_AddStringToObject(b, "cgroup", d->cfg.bind_cgroup ? d->cfg.bind_cgroup : "/");
 	cJSON_AddStringToObject(b, "default_action", nw_action_name(d->cfg.bind_default));
 	cJSON_AddNumberToObject(b, "rules", (double)d->cfg.n_rules);
+	cJSON_AddNumberToObject(b, "rules_waiting_for_cgroup", d->pending_rules);
 	nw_bind_guard_status(d->bind, b);
 	b = cJSON_AddObjectToObject(r, "routes");
 	nw_route_watch_status(d->watch, cJSON_AddObjectToObject(b, "watch"));
@@ -619,6 +696,7 @@ static void warn_old_kernel(void)
 static void cleanup(struct daemon *d, bool detach)
 {
 	nw_control_close(d->ctl);
+	sd_event_source_unref(d->resync_rules);
 	ring_buffer__free(d->rb);
 	/* the bind guard owns the pin dir and removes it: route watch first */
 	nw_route_watch_destroy(d->watch, detach);
@@ -686,6 +764,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check_only) {
+		log_pending(&d, &d.cfg);
 		printf("%s: valid\n", d.config_found ? d.config_path : "built-in defaults");
 		nw_cfg_free(&d.cfg);
 		return 0;
@@ -699,6 +778,8 @@ int main(int argc, char **argv)
 		log_err("netns: /proc/self/ns/net: %s", strerror(-r));
 		goto fail;
 	}
+	if (nw_self_netns_cookie(&d.netns_cookie))
+		d.netns_cookie = 0;	/* before 5.14: the bind hooks compare inodes */
 	warn_old_kernel();
 	libbpf_set_print(libbpf_log);
 	d.started_ns = nw_now_ns(CLOCK_MONOTONIC);
@@ -707,6 +788,9 @@ int main(int argc, char **argv)
 
 	/* everything that can fail without side effects comes before BPF */
 	if ((r = sd_event_default(&d.e)) < 0)
+		goto fail;
+	if ((r = sd_event_add_defer(d.e, &d.resync_rules, on_resync_rules, &d)) < 0 ||
+	    (r = sd_event_source_set_enabled(d.resync_rules, SD_EVENT_OFF)) < 0)
 		goto fail;
 	if ((r = nw_control_open(&d.ctl, d.e, d.socket, on_request, &d))) {
 		log_err("control socket %s: %s", d.socket,
@@ -774,6 +858,7 @@ int main(int argc, char **argv)
 	if (d.cfg.pending[0])
 		log_notice("config sections not implemented by this version, ignored: %s",
 			   d.cfg.pending);
+	log_pending(&d, &d.cfg);
 	if (d.cfg.scan_listeners)
 		scan_listeners(&d);
 	ring_buffer__consume(d.rb);	/* anything that raced the start */
@@ -782,8 +867,8 @@ int main(int argc, char **argv)
 
 	r = sd_event_loop(d.e);
 	detach = !d.cfg.keep_on_exit;
-	log_info("stopping: %s", detach ? "detaching and unpinning"
-					: "bpf.keep_on_exit: enforcement stays pinned");
+	daemon_event(&d, "netwardd stopping: %s", detach ? "detaching and unpinning"
+				: "bpf.keep_on_exit: enforcement stays pinned");
 	cleanup(&d, detach);
 	return r < 0 ? 1 : 0;
 fail:

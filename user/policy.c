@@ -96,6 +96,30 @@ static int key_in(const struct nw_bind_key *k, const struct nw_bind_key *set, si
 	return 0;
 }
 
+/* Rewrites the hint entry from what the map holds now (see NW_BIND_HINT_ID). */
+static int update_hint(int map_fd)
+{
+	struct nw_bind_key key, next, hkey = { .cgroup_id = NW_BIND_HINT_ID };
+	struct nw_bind_rule hint = { .origin = NW_ORIGIN_HINT };
+
+	if (bpf_map_get_next_key(map_fd, NULL, &next) == 0) {
+		do {
+			key = next;
+			if (key.cgroup_id == NW_BIND_HINT_ID)
+				continue;
+			hint.action |= key.cgroup_id ? NW_HINT_CGROUP : NW_HINT_ANY;
+		} while (bpf_map_get_next_key(map_fd, &key, &next) == 0);
+	}
+	if (bpf_map_update_elem(map_fd, &hkey, &hint, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+int nw_policy_is_hint(const struct nw_bind_key *key)
+{
+	return key->cgroup_id == NW_BIND_HINT_ID;
+}
+
 int nw_policy_sync(int map_fd, const struct nw_bind_rule_spec *rules, size_t n)
 {
 	struct nw_bind_key *want = NULL, *stale = NULL, key, next;
@@ -145,6 +169,7 @@ int nw_policy_sync(int map_fd, const struct nw_bind_rule_spec *rules, size_t n)
 			goto cleanup;
 		}
 	}
+	err = update_hint(map_fd);
 cleanup:
 	free(want);
 	free(acts);
@@ -161,7 +186,7 @@ int nw_policy_add(int map_fd, const struct nw_bind_rule_spec *spec, uint8_t orig
 	for (int i = 0; i < n; i++)
 		if (bpf_map_update_elem(map_fd, &keys[i], &r, BPF_ANY) < 0)
 			return -errno;
-	return 0;
+	return update_hint(map_fd);
 }
 
 int nw_policy_del(int map_fd, const struct nw_bind_rule_spec *spec)
@@ -174,6 +199,12 @@ int nw_policy_del(int map_fd, const struct nw_bind_rule_spec *spec)
 			deleted++;
 		else if (errno != ENOENT)
 			return -errno;
+	}
+	if (deleted) {
+		int err = update_hint(map_fd);
+
+		if (err)
+			return err;
 	}
 	return deleted;
 }

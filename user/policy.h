@@ -32,6 +32,9 @@ int nw_policy_expand(const struct nw_bind_rule_spec *spec, struct nw_bind_key ke
  * entries of other origins are left as they are and win over config. */
 int nw_policy_sync(int map_fd, const struct nw_bind_rule_spec *rules, size_t n);
 
+/* The map's hint entry (not a rule: skip it when listing). */
+int nw_policy_is_hint(const struct nw_bind_key *key);
+
 int nw_policy_add(int map_fd, const struct nw_bind_rule_spec *spec, uint8_t origin);
 /* Deletes the keys of spec; returns the number deleted or -errno. */
 int nw_policy_del(int map_fd, const struct nw_bind_rule_spec *spec);

@@ -61,7 +61,10 @@ struct nw_route_guard_ops {
 	void (*emit)(void *ud, unsigned type, cJSON *ev);
 	/* Called before each batch of netlink messages is handled, so that
 	 * the daemon consumes the BPF ring buffer first: the request events
-	 * of a deletion are then already known (nw_route_guard_note_request). */
+	 * of a deletion are then already known (nw_route_guard_note_request).
+	 * The guard calls it once per received batch, lazily: after a deleted
+	 * route has been put back (the restore does not need the actor) and
+	 * before the actor is looked up. May be NULL. */
 	void (*drain_requests)(void *ud);
 };
 
@@ -81,5 +84,51 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out);
  * stability barrier of issue 4 builds on it. */
 uint64_t nw_route_guard_changes(const struct nw_route_guard *g);
 void nw_route_guard_free(struct nw_route_guard *g);
+
+/* --- the pure parts, exported for unit tests ---------------------------- */
+
+struct nw_rt;
+
+/* s selects rt. sel_ifindex is s->dev resolved to an ifindex (0 when
+ * s->dev is "", negative when no such device exists: then nothing matches). */
+bool nw_route_sel_match(const struct nw_route_sel *s, const struct nw_rt *rt, int sel_ifindex);
+
+/* r (an RTM_DELROUTE request seen by the kernel side) could have deleted
+ * rt: same family, table (0 = main), dst_len and dst prefix, and, when the
+ * request gave them, the same metric and one of rt's gateways. */
+bool nw_route_request_deletes(const struct nw_rtnl_request *r, const struct nw_rt *rt);
+/* r removed an address from, took down, or deleted a device rt uses: the
+ * kernel then removes rt without any RTM_DELROUTE. */
+bool nw_route_request_causes(const struct nw_rtnl_request *r, const struct nw_rt *rt);
+/* The newest of reqs[0..n) noted within window_ns before now_ns (both
+ * CLOCK_BOOTTIME) for which match(r, rt) holds, preferring one not used
+ * yet (used may be NULL). Index or -1. */
+int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
+			  const struct nw_rt *rt, uint64_t now_ns, uint64_t window_ns,
+			  bool (*match)(const struct nw_rtnl_request *, const struct nw_rt *));
+
+/* min_ms * 2^level, at most max_ms. */
+uint32_t nw_route_backoff_ms(unsigned level, uint32_t min_ms, uint32_t max_ms);
+
+/* Anti-flap bookkeeping of one protected route. */
+struct nw_flap {
+	uint64_t *ts;		/* ring: the times of the last `cap` restores */
+	uint32_t cap, n, head;
+	unsigned level;		/* backoff steps taken in this episode */
+	bool flapping;		/* route_flapping raised for this episode */
+	uint64_t last_restore_ns;
+};
+
+int nw_flap_init(struct nw_flap *f, uint32_t max_restores);
+void nw_flap_free(struct nw_flap *f);
+void nw_flap_record(struct nw_flap *f, uint64_t now_ns);
+/* restores recorded within window_ns before now_ns */
+uint32_t nw_flap_count(const struct nw_flap *f, uint64_t now_ns, uint64_t window_ns);
+/* Called when the route is gone again: 0 = restore now, else wait that many
+ * ms. Backoff starts once max_restores restores fall within window_ms and
+ * grows with each deletion until the route stays put for window_ms (then
+ * the episode ends). *alarm is set on the episode's first backoff. */
+uint32_t nw_flap_decide(struct nw_flap *f, uint64_t now_ns,
+			const struct nw_route_guard_cfg *cfg, bool *alarm);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,19 @@ int nw_self_netns(uint32_t *inum)
 		return -errno;
 	*inum = (uint32_t)st.st_ino;
 	return 0;
+}
+
+int nw_self_netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, cookie, &len) < 0)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 int nw_path(char *buf, size_t size, const char *fmt, ...)

@@ -17,6 +17,9 @@ void nw_format_realtime(uint64_t real_ns, char buf[NW_TS_LEN]);
 /* Inode of the network namespace of this process (/proc/self/ns/net). */
 int nw_self_netns(uint32_t *inum);
 
+/* The netns cookie of this process's netns (SO_NETNS_COOKIE, 5.14+). */
+int nw_self_netns_cookie(uint64_t *cookie);
+
 /* snprintf that returns -ENAMETOOLONG on truncation */
 int nw_path(char *buf, size_t size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -32,6 +32,15 @@ enum nw_origin {
 	NW_ORIGIN_CLI = 2,
 };
 
+/* The bind_policy entry with this cgroup_id (port, proto, family 0) is not a
+ * rule: its action byte says which kinds of rules exist (NW_HINT_*), so the
+ * programs skip lookups that cannot match. Kept by user/policy.c after every
+ * change; when absent the programs look everything up. */
+#define NW_BIND_HINT_ID 0xffffffffffffffffULL
+#define NW_HINT_CGROUP	(1u << 0)	/* rules for a cgroup */
+#define NW_HINT_ANY	(1u << 1)	/* rules for any cgroup */
+#define NW_ORIGIN_HINT	3
+
 #define NW_PROTO_TCP 6
 #define NW_PROTO_UDP 17
 
@@ -71,6 +80,18 @@ struct nw_bind_event {
 	__u64 sock_ino;		/* socket inode (autobind listens: to find the port) */
 };
 
+/* A cgroup2 directory was made or removed (NW_EV_CGROUP_CHANGE): rules name
+ * cgroups by path and the kernel looks them up by id, which changes when a
+ * service's cgroup is made anew. */
+struct nw_cgroup_change {
+	struct nw_event_hdr hdr;
+	__u64 id;
+	__u32 level;
+	__u8  removed;
+	__u8  _pad0[3];
+};
+
+_Static_assert(sizeof(struct nw_cgroup_change) == NW_EVENT_HDR_SIZE + 16, "nw_cgroup_change is ABI");
 _Static_assert(sizeof(struct nw_bind_key) == 16, "nw_bind_key is ABI");
 _Static_assert(sizeof(struct nw_bind_rule) == 8, "nw_bind_rule is ABI");
 _Static_assert(sizeof(struct nw_bind_event) == NW_EVENT_HDR_SIZE + 56,

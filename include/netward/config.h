@@ -12,7 +12,8 @@ struct nw_config {
 	__u8  dry_run;		/* 1: deny/rewrite/kill are only audited */
 	__u8  enabled;		/* 0 until the daemon has written the policy */
 	__u8  _pad0;
-	__u64 _reserved[7];
+	__u64 netns_cookie;	/* of the guarded netns (SO_NETNS_COOKIE); 0 = unknown */
+	__u64 _reserved[6];
 };
 
 _Static_assert(sizeof(struct nw_config) == 64,

@@ -42,6 +42,7 @@ enum nw_event_type {
 	NW_EV_RTNL_REQUEST,	/* kernel -> netwardd only: an rtnetlink write request */
 	NW_EV_ROUTE_FLAPPING,	/* a protected route is deleted again and again */
 	NW_EV_NO_ROUTE_RAW,	/* kernel -> netwardd only: lookup failure sample */
+	NW_EV_CGROUP_CHANGE,	/* kernel -> netwardd only: a cgroup2 dir made or removed */
 	NW_EV__MAX,
 };
 

@@ -30,16 +30,18 @@
  * second phase follows: BPF run-time statistics are switched on with
  * BPF_ENABLE_STATS (the switch behind kernel.bpf_stats_enabled, held by a
  * file descriptor, so it goes off when this process ends, however it ends),
- * M more iterations run in the guarded cgroup, and the program's
- * run_time_ns / run_cnt deltas give its average run time. The timed rounds
- * run with statistics off, so the ratio does not include their cost.
+ * M more iterations run in the guarded cgroup in chunks of 1000, and the
+ * program's run_time_ns / run_cnt deltas over a chunk give its average run
+ * time; the median chunk counts. The timed rounds run with statistics off,
+ * so the ratio does not include their cost.
  *
  * Output: one line of key=value words on stdout:
  *   plain_ns, guarded_ns  median over the rounds of the runs' medians (ns)
  *   delta_ns              median over the rounds of guarded - plain (ns)
  *   ratio                 median over the rounds of guarded / plain
  *   ratio_lo, ratio_hi    95% confidence interval of that median
- *   prog_id, bpf_runs, bpf_ns  the stats phase (bpf_ns=nan: not measured)
+ *   prog_id, bpf_runs, bpf_ns  the stats phase: program id, runs seen, median
+ *                         ns per run (bpf_ns=nan: not measured)
  * --verbose prints every round on stderr. Exit: 0 ok, 1 failure, 2 usage.
  */
 #define _GNU_SOURCE
@@ -183,13 +185,12 @@ static int run_in(const struct opts *o, const char *dir, uint32_t *samples, doub
 	return 0;
 }
 
-/* run_time_ns and run_cnt of the program behind a pinned link */
-static int prog_stats(const char *link_path, __u32 *prog_id, __u64 *time_ns, __u64 *cnt)
+/* The program behind a pinned link: an fd for it and its id. */
+static int prog_of_link(const char *link_path, __u32 *prog_id)
 {
 	struct bpf_link_info li;
-	struct bpf_prog_info pi;
 	__u32 len = sizeof(li);
-	int lfd, pfd, err = 0;
+	int lfd, pfd;
 
 	lfd = bpf_obj_get(link_path);
 	if (lfd < 0) {
@@ -208,51 +209,80 @@ static int prog_stats(const char *link_path, __u32 *prog_id, __u64 *time_ns, __u
 		fprintf(stderr, "bind_bench: prog %u: %s\n", li.prog_id, strerror(errno));
 		return -1;
 	}
-	memset(&pi, 0, sizeof(pi));
-	len = sizeof(pi);
-	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) < 0) {
-		fprintf(stderr, "bind_bench: prog info %u: %s\n", li.prog_id, strerror(errno));
-		err = -1;
-	}
-	close(pfd);
 	*prog_id = li.prog_id;
-	*time_ns = pi.run_time_ns;
-	*cnt = pi.run_cnt;
-	return err;
+	return pfd;
 }
 
-/* The stats phase: average run time of the program behind o->prog_link. */
+static int prog_stats(int pfd, __u64 *time_ns, __u64 *cnt)
+{
+	struct bpf_prog_info pi;
+	__u32 len = sizeof(pi);
+
+	memset(&pi, 0, sizeof(pi));
+	if (bpf_obj_get_info_by_fd(pfd, &pi, &len) < 0) {
+		fprintf(stderr, "bind_bench: prog info: %s\n", strerror(errno));
+		return -1;
+	}
+	*time_ns = pi.run_time_ns;
+	*cnt = pi.run_cnt;
+	return 0;
+}
+
+/* The stats phase: average run time of the program behind o->prog_link, in
+ * chunks of 1000 binds (the median chunk counts, as for the timed rounds);
+ * *runs is the total of runs seen. */
 static int bpf_run_time(const struct opts *o, __u32 *prog_id, unsigned long long *runs,
 			double *ns)
 {
-	__u64 t0, n0, t1, n1;
-	__u32 id1;
-	int stats_fd, err = -1;
+	long chunk = o->stats_iters < 1000 ? o->stats_iters : 1000;
+	long nchunks = o->stats_iters / chunk, got = 0;
+	double *per = calloc((size_t)nchunks, sizeof(double));
+	int stats_fd = -1, pfd = -1, err = -1;
+	__u32 id1 = 0;
 
+	if (!per)
+		return -1;
+	*runs = 0;
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (stats_fd < 0) {
 		fprintf(stderr, "bind_bench: BPF_ENABLE_STATS: %s (no run times)\n",
 			strerror(errno));
-		return 0;
+		err = 0;
+		goto cleanup;
 	}
-	if (join_cgroup(o->guarded) || loop(o, 1000, NULL) ||
-	    prog_stats(o->prog_link, prog_id, &t0, &n0) || loop(o, o->stats_iters, NULL) ||
-	    prog_stats(o->prog_link, &id1, &t1, &n1))
+	if ((pfd = prog_of_link(o->prog_link, prog_id)) < 0 || join_cgroup(o->guarded) ||
+	    loop(o, 1000, NULL))
+		goto cleanup;
+	for (long c = 0; c < nchunks; c++) {
+		__u64 t0, n0, t1, n1;
+
+		if (prog_stats(pfd, &t0, &n0) || loop(o, chunk, NULL) || prog_stats(pfd, &t1, &n1))
+			goto cleanup;
+		*runs += n1 - n0;
+		if (n1 > n0)
+			per[got++] = (double)(t1 - t0) / (double)(n1 - n0);
+	}
+	/* the link must still run the program we measured */
+	close(pfd);
+	if ((pfd = prog_of_link(o->prog_link, &id1)) < 0)
 		goto cleanup;
 	if (id1 != *prog_id) {
 		fprintf(stderr, "bind_bench: program %u was replaced by %u during the run\n",
 			*prog_id, id1);
 		goto cleanup;
 	}
-	*runs = n1 - n0;
-	if (*runs)
-		*ns = (double)(t1 - t0) / (double)*runs;
-	if (*runs < (unsigned long long)o->stats_iters)
+	if (got)
+		*ns = median(per, got);
+	if (*runs < (unsigned long long)(nchunks * chunk))
 		fprintf(stderr, "bind_bench: program %u ran %llu times for %ld binds: is it "
-			"attached to %s?\n", *prog_id, *runs, o->stats_iters, o->guarded);
+			"attached to %s?\n", *prog_id, *runs, nchunks * chunk, o->guarded);
 	err = 0;
 cleanup:
-	close(stats_fd);
+	if (pfd >= 0)
+		close(pfd);
+	if (stats_fd >= 0)
+		close(stats_fd);
+	free(per);
 	return err;
 }
 

@@ -15,7 +15,7 @@ NWCTL=$BUILD/netwardctl
 BINDTEST=$BUILD/bindtest
 SKIP=77
 
-CG2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+CG2=$(awk '{ for (i = 1; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' /proc/self/mountinfo)
 
 _deferred=()
 defer() { _deferred+=("$*"); }

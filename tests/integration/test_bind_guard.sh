@@ -361,7 +361,7 @@ PY
 	expect_eq "$(sed -n 3p <<<"$reply")" '{"ok":false,"error":"request has no \"cmd\" string"}' "no cmd"
 	expect_eq "$(sed -n 4p <<<"$reply")" '{"ok":false,"error":"unknown command \"frob\""}' "unknown cmd"
 	expect_eq "$(sed -n 5p <<<"$reply")" '{"ok":false,"error":"type: \"nope\" is not an event type"}' "bad type"
-	ctl status --json | jq -e '.binds.programs | length == 3 and all(.state == "attached")' >/dev/null ||
+	ctl status --json | jq -e '.binds.programs | length == 5 and all(.state == "attached")' >/dev/null ||
 		fail "status programs: $(ctl status --json)"
 }
 

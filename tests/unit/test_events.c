@@ -111,6 +111,7 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_RTNL_REQUEST] = "rtnl_request",
 	[NW_EV_ROUTE_FLAPPING] = "route_flapping",
 	[NW_EV_NO_ROUTE_RAW] = "no_route_sample",
+	[NW_EV_CGROUP_CHANGE] = "cgroup_change",
 };
 
 static void test_type_names(void **state)

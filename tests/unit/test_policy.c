@@ -176,6 +176,7 @@ static int map_fd(void **state)
 	return fd;
 }
 
+/* rules in the map: the hint entry is not one */
 static size_t map_count(int fd)
 {
 	struct nw_bind_key key, next;
@@ -185,9 +186,44 @@ static size_t map_count(int fd)
 		return 0;
 	do {
 		key = next;
-		n++;
+		n += !nw_policy_is_hint(&key);
 	} while (!bpf_map_get_next_key(fd, &key, &next));
 	return n;
+}
+
+static int hint_of(int fd)
+{
+	struct nw_bind_key key = { .cgroup_id = NW_BIND_HINT_ID };
+	struct nw_bind_rule r;
+
+	if (bpf_map_lookup_elem(fd, &key, &r))
+		return -1;
+	assert_int_equal(r.origin, NW_ORIGIN_HINT);
+	return r.action;
+}
+
+/* The hint tells the programs which lookups can match; it follows every
+ * change made through sync, add and del. */
+static void test_hint_follows_changes(void **state)
+{
+	int fd = *(int *)state;
+	struct nw_bind_rule_spec any = { .port = 80, .action = NW_ACT_DENY };
+	struct nw_bind_rule_spec cg = { .cgroup_id = 42, .action = NW_ACT_ALLOW };
+
+	assert_int_equal(nw_policy_sync(fd, NULL, 0), 0);
+	assert_int_equal(hint_of(fd), 0);
+	assert_int_equal(nw_policy_sync(fd, &any, 1), 0);
+	assert_int_equal(hint_of(fd), NW_HINT_ANY);
+	assert_int_equal(nw_policy_add(fd, &cg, NW_ORIGIN_CLI), 0);
+	assert_int_equal(hint_of(fd), NW_HINT_ANY | NW_HINT_CGROUP);
+	assert_int_equal(nw_policy_sync(fd, NULL, 0), 0);
+	assert_int_equal(hint_of(fd), NW_HINT_CGROUP);	/* the CLI entry stays */
+	assert_int_equal(nw_policy_del(fd, &cg), 4);
+	assert_int_equal(hint_of(fd), 0);
+	/* a sync never deletes the hint as a stale config entry */
+	assert_int_equal(nw_policy_sync(fd, &any, 1), 0);
+	assert_int_equal(nw_policy_sync(fd, &any, 1), 0);
+	assert_int_equal(hint_of(fd), NW_HINT_ANY);
 }
 
 static size_t map_count_origin(int fd, uint8_t origin)
@@ -455,6 +491,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_overrides_config, map_setup, map_teardown),
 		cmocka_unit_test_setup_teardown(test_del, map_setup, map_teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, map_setup, map_teardown),
+		cmocka_unit_test_setup_teardown(test_hint_follows_changes, map_setup, map_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
