@@ -405,3 +405,31 @@ test_second_instance_refuses_busy_pin_dir_or_socket() {
 	nw_bind "$ns" "$cg" --port 18443 >/dev/null && fail "first instance no longer denies"
 	ctl status --json | jq -e '.binds.programs | all(.state == "attached")' >/dev/null || fail "links changed"
 }
+
+test_rule_follows_its_cgroup_when_made_anew() {
+	local ns parent svc id1 id2
+	new_netns ns; new_cgroup parent
+	svc=$parent/svc.service
+	defer "rmdir '$svc'"
+	guard "$ns" "$parent" audit "[ { \"cgroup\": \"${svc#"$CG2"}\", \"port\": 18443, \"action\": \"deny\" } ]"
+	# the service is not running: its rule waits
+	expect_eq "$(ctl status --json | jq .binds.rules_waiting_for_cgroup)" 1 "rules waiting before the cgroup exists"
+	grep -q "binds.rules\[0\].cgroup: \"${svc#"$CG2"}\": no such cgroup under $CG2 yet" "$TMP/daemon.log" ||
+		fail "no warning for the waiting rule"
+	mkdir "$svc"
+	id1=$(stat -c %i "$svc")
+	wait_until 5 sh -c "'$NWCTL' --socket '$SOCK' status --json | jq -e '.binds.rules_waiting_for_cgroup == 0' >/dev/null" ||
+		fail "rule not applied when the cgroup appeared"
+	nw_bind "$ns" "$svc" --port 18443 >/dev/null && fail "rule for the new cgroup not enforced"
+	# the service restarts: its cgroup is removed and made again, with a new id
+	rmdir "$svc"
+	mkdir "$svc"
+	id2=$(stat -c %i "$svc")
+	[ "$id1" != "$id2" ] || fail "the kernel reused the cgroup id"
+	wait_until 5 sh -c "'$NWCTL' --pin-dir '$PIN' blocklist list --json | jq -e 'any(.[]; .cgroup_id == $id2)' >/dev/null" ||
+		fail "policy not rewritten for the re-made cgroup: $(ctl blocklist list --json)"
+	nw_bind "$ns" "$svc" --port 18443 >/dev/null && fail "rule lost when the cgroup was made anew"
+	ctl blocklist list --json | jq -e "all(.[]; .cgroup_id != $id1)" >/dev/null ||
+		fail "entries of the removed cgroup left in the policy"
+	nw_bind "$ns" "$svc" --port 18444 >/dev/null || fail "other ports stay audited"
+}
