@@ -79,7 +79,7 @@ $(BUILD)/netwardctl: $(CTL:%=$(BUILD)/%.o)
 HELPERS := bindtest bind_bench
 helpers: $(HELPERS:%=$(BUILD)/%)
 
-$(BUILD)/%: tests/helpers/%.c | $(BUILD)
+$(BUILD)/%: tests/helpers/%.c $(SKELS) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LDLIBS)
 
@@ -106,8 +106,9 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
 	$(Q)$(MAKE) --no-print-directory SAN=1 test
 
+# every tests/bench/*.sh, each appending its section to BENCHMARKS.md
 bench: deps all
-	$(Q)BUILD=$(BUILD) tests/bench/bind_bench.sh
+	$(Q)set -e; for b in tests/bench/*.sh; do BUILD=$(BUILD) $$b; done
 
 demo: deps all
 	$(Q)BUILD=$(BUILD) tools/demo.sh
