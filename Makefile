@@ -41,10 +41,13 @@ BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
 COMMON := util log cgroup policy config events counters
-DAEMON := $(COMMON) bpf_pin bind_guard route_watch listeners control netwardd
+GUARD := rtnl route_guard
+DAEMON := $(COMMON) $(GUARD) bpf_pin bind_guard route_watch listeners control netwardd
 CTL := $(COMMON) netwardctl
 
-UNIT_TESTS := test_config test_policy test_cgroup test_events test_util
+UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
+	      test_config_routes test_route_guard
+TEST_OBJS := $(COMMON) $(GUARD)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -76,17 +79,22 @@ $(BUILD)/netwardctl: $(CTL:%=$(BUILD)/%.o)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # test helpers: real sockets and a bench loop
-HELPERS := bindtest bind_bench
-helpers: $(HELPERS:%=$(BUILD)/%)
+HELPERS := bindtest bind_bench sendto_bench route_latency
+helpers: $(HELPERS:%=$(BUILD)/%) $(BUILD)/route_guard_run
+
+# a driver for the route guard alone, linked with its objects
+$(BUILD)/route_guard_run: tests/helpers/route_guard_run.c $(TEST_OBJS:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/%: tests/helpers/%.c $(SKELS) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/test_%: tests/unit/test_%.c $(COMMON:%=$(BUILD)/%.o) | $(BUILD)
+$(BUILD)/test_%: tests/unit/test_%.c $(TEST_OBJS:%=$(BUILD)/%.o) | $(BUILD)
 	$(msg) CC $@
-	$(Q)$(CC) $(CFLAGS) $< $(COMMON:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 deps:
 	$(Q)tools/deps.sh

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -245,14 +246,442 @@ static int parse_binds(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 	return 0;
 }
 
+/* --- routes ------------------------------------------------------------------
+ *
+ * "routes": {
+ *   "learn_default": true,   protect the main-table default routes (IPv4 and
+ *                            IPv6) found at start
+ *   "restore": true,         false: report deletions, restore nothing
+ *   "protect": [             more routes to protect, in any table: each key
+ *     { "dst": "10.9.0.0/16",            given narrows the selection
+ *       "family": 4,                     needed only with "dst": "default"
+ *       "table": "main",                 "main" (default), "default", "local"
+ *                                        or 1-4294967295
+ *       "gateway": "192.0.2.1", "dev": "eth0", "metric": 100 } ],
+ *                            dst: "default", a prefix ("2001:db8::/32", host
+ *                            bits clear) or an address (/32, /128)
+ *   "fallback": null,        or { "gateway": "192.0.2.254", "dev": "eth1",
+ *                            "metric": 1000 }, or a list of such objects, one
+ *                            per family: installed while a protected default
+ *                            route of its family cannot be put back (device
+ *                            down), removed when it is back. Gateway, dev or
+ *                            both; the family comes from the gateway, else
+ *                            from "family". The metric (default 1000) should
+ *                            rank below the original's.
+ *   "max_restores": 5,       anti-flap: more than max_restores restores of one
+ *   "window_ms": 10000,      route within window_ms -> restores back off from
+ *   "backoff_min_ms": 100,   backoff_min_ms, doubling up to backoff_max_ms
+ *   "backoff_max_ms": 30000,
+ *   "rcvbuf_bytes": 0        monitor socket buffer, 0 = 4 MiB; tests shrink it
+ * }                          to provoke lost notifications (ENOBUFS)
+ */
+
+static int parse_ip(const char *s, uint8_t *family, uint8_t addr[16])
+{
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, s, addr) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, addr) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* "a.b.c.d/len", "x::/len", or a bare address (a host route) */
+static int parse_prefix(const char *s, uint8_t *family, uint8_t addr[16], uint8_t *len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	char *slash;
+	uint64_t n;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	if ((slash = strchr(buf, '/')))
+		*slash = 0;
+	if (parse_ip(buf, family, addr))
+		return -EINVAL;
+	if (!slash) {
+		*len = *family == AF_INET ? 32 : 128;
+		return 0;
+	}
+	if (nw_parse_u64(slash + 1, 0, *family == AF_INET ? 32 : 128, &n))
+		return -EINVAL;
+	*len = (uint8_t)n;
+	return 0;
+}
+
+/* the bits of byte i that a /len prefix keeps */
+static uint8_t prefix_mask(unsigned i, uint8_t len)
+{
+	unsigned first = i * 8;
+
+	if (first >= len)
+		return 0;
+	return len - first >= 8 ? 0xff : (uint8_t)(0xff << (8 - (len - first)));
+}
+
+static bool host_bits_set(const uint8_t addr[16], uint8_t len, uint8_t family)
+{
+	for (unsigned i = 0; i < (family == AF_INET ? 4u : 16u); i++)
+		if (addr[i] & ~prefix_mask(i, len))
+			return true;
+	return false;
+}
+
+static void clear_host_bits(uint8_t addr[16], uint8_t len, uint8_t family)
+{
+	for (unsigned i = 0; i < (family == AF_INET ? 4u : 16u); i++)
+		addr[i] &= prefix_mask(i, len);
+}
+
+static const char *fam_name(uint8_t family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+static int get_family(struct ctx *c, const cJSON *v, const char *path, uint8_t *out)
+{
+	if (!cJSON_IsNumber(v))
+		return fail(c, path, "expected 4 or 6, got %s", type_name(v));
+	if (v->valuedouble != 4 && v->valuedouble != 6)
+		return fail(c, path, "%g is not 4 or 6", v->valuedouble);
+	*out = v->valuedouble == 4 ? AF_INET : AF_INET6;
+	return 0;
+}
+
+static int get_gateway(struct ctx *c, const cJSON *v, const char *path, uint8_t *family,
+		       uint8_t addr[16])
+{
+	if (!cJSON_IsString(v))
+		return fail(c, path, "expected a string, got %s", type_name(v));
+	if (parse_ip(v->valuestring, family, addr))
+		return fail(c, path, "\"%s\" is not an IP address", v->valuestring);
+	return 0;
+}
+
+static int get_dev(struct ctx *c, const cJSON *v, const char *path, char out[16])
+{
+	const char *s;
+
+	if (!cJSON_IsString(v))
+		return fail(c, path, "expected a string, got %s", type_name(v));
+	s = v->valuestring;
+	if (!*s)
+		return fail(c, path, "must not be empty");
+	if (strlen(s) > 15)
+		return fail(c, path, "\"%s\" is longer than 15 bytes", s);
+	if (!strcmp(s, ".") || !strcmp(s, "..") || strpbrk(s, "/: \t\n"))
+		return fail(c, path, "\"%s\" is not an interface name", s);
+	snprintf(out, 16, "%s", s);
+	return 0;
+}
+
+static int get_table(struct ctx *c, const cJSON *v, const char *path, uint32_t *out)
+{
+	static const struct { const char *name; uint32_t id; } names[] = {
+		{ "main", 254 }, { "default", 253 }, { "local", 255 },
+	};
+	uint64_t u;
+	int err;
+
+	if (cJSON_IsString(v)) {
+		for (size_t i = 0; i < NW_ARRAY_SIZE(names); i++)
+			if (!strcmp(v->valuestring, names[i].name)) {
+				*out = names[i].id;
+				return 0;
+			}
+		return fail(c, path, "\"%s\" is not main, default, local or a number",
+			    v->valuestring);
+	}
+	if (!cJSON_IsNumber(v))
+		return fail(c, path, "expected \"main\", \"default\", \"local\" or a number, got %s",
+			    type_name(v));
+	if ((err = get_uint(c, v, path, 1, 4294967295.0, &u)))
+		return err;
+	*out = (uint32_t)u;
+	return 0;
+}
+
+static int sel_dst(struct ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dst");
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
+	uint8_t family = 0;
+	char p[256];
+	int err;
+
+	if (f) {
+		join(p, sizeof(p), path, "family");
+		if ((err = get_family(c, f, p, &family)))
+			return err;
+	}
+	join(p, sizeof(p), path, "dst");
+	if (!v)
+		return fail(c, p, "missing (\"default\", a prefix or an address)");
+	if (!cJSON_IsString(v))
+		return fail(c, p, "expected a string, got %s", type_name(v));
+	if (!strcmp(v->valuestring, "default")) {
+		join(p, sizeof(p), path, "family");
+		if (!family)
+			return fail(c, p, "missing (4 or 6), needed with \"dst\": \"default\"");
+		s->family = family;
+		s->dst_len = 0;
+		return 0;
+	}
+	if (parse_prefix(v->valuestring, &s->family, s->dst, &s->dst_len))
+		return fail(c, p, "\"%s\" is not an address/prefix", v->valuestring);
+	if (host_bits_set(s->dst, s->dst_len, s->family)) {
+		char a[INET6_ADDRSTRLEN];
+
+		clear_host_bits(s->dst, s->dst_len, s->family);
+		inet_ntop(s->family, s->dst, a, sizeof(a));
+		return fail(c, p, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a,
+			    s->dst_len);
+	}
+	if (family && family != s->family) {
+		join(p, sizeof(p), path, "family");
+		return fail(c, p, "%d does not match \"dst\": \"%s\"", family == AF_INET ? 4 : 6,
+			    v->valuestring);
+	}
+	return 0;
+}
+
+static int parse_sel(struct ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
+{
+	static const char *const keys[] = { "dst", "family", "table", "gateway", "dev", "metric",
+					    NULL };
+	const cJSON *v;
+	char p[256];
+	uint64_t u;
+	int err;
+
+	s->table = 254;
+	s->metric = -1;
+	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)) ||
+	    (err = sel_dst(c, o, path, s)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "table"))) {
+		join(p, sizeof(p), path, "table");
+		if ((err = get_table(c, v, p, &s->table)))
+			return err;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gateway"))) {
+		uint8_t family;
+
+		join(p, sizeof(p), path, "gateway");
+		if ((err = get_gateway(c, v, p, &family, s->gateway)))
+			return err;
+		/* a route's gateway is of its own family (RTA_VIA aside) */
+		if (family != s->family)
+			return fail(c, p, "\"%s\" is not an %s address like \"dst\"", v->valuestring,
+				    fam_name(s->family));
+		s->has_gateway = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "dev"))) {
+		join(p, sizeof(p), path, "dev");
+		if ((err = get_dev(c, v, p, s->dev)))
+			return err;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "metric"))) {
+		join(p, sizeof(p), path, "metric");
+		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+			return err;
+		s->metric = (int64_t)u;
+	}
+	return 0;
+}
+
+static int parse_fallback(struct ctx *c, const cJSON *o, const char *path,
+			  struct nw_route_fallback *f)
+{
+	static const char *const keys[] = { "gateway", "dev", "metric", "family", NULL };
+	const cJSON *v;
+	uint8_t family = 0;
+	char p[256];
+	uint64_t u;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->metric = 1000;
+	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "family"))) {
+		join(p, sizeof(p), path, "family");
+		if ((err = get_family(c, v, p, &family)))
+			return err;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gateway"))) {
+		join(p, sizeof(p), path, "gateway");
+		if ((err = get_gateway(c, v, p, &f->family, f->gateway)))
+			return err;
+		if (family && family != f->family)
+			return fail(c, p, "\"%s\" is not an %s address like \"family\"",
+				    v->valuestring, fam_name(family));
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "dev"))) {
+		join(p, sizeof(p), path, "dev");
+		if ((err = get_dev(c, v, p, f->dev)))
+			return err;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "metric"))) {
+		join(p, sizeof(p), path, "metric");
+		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+			return err;
+		f->metric = (uint32_t)u;
+	}
+	if (!f->family && !f->dev[0])
+		return fail(c, path, "needs \"gateway\", \"dev\" or both");
+	if (!f->family) {
+		join(p, sizeof(p), path, "family");
+		if (!family)
+			return fail(c, p, "missing (4 or 6), needed without \"gateway\"");
+		f->family = family;
+	}
+	f->set = true;
+	return 0;
+}
+
+static int add_fallback(struct ctx *c, const cJSON *o, const char *path,
+			struct nw_route_guard_cfg *r)
+{
+	struct nw_route_fallback f, *slot;
+	int err;
+
+	if ((err = parse_fallback(c, o, path, &f)))
+		return err;
+	slot = f.family == AF_INET ? &r->fallback4 : &r->fallback6;
+	if (slot->set)
+		return fail(c, path, "a second %s fallback", fam_name(f.family));
+	*slot = f;
+	return 0;
+}
+
+static int parse_fallbacks(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
+{
+	int n, err;
+
+	if (cJSON_IsNull(v))
+		return 0;
+	if (cJSON_IsObject(v))
+		return add_fallback(c, v, "routes.fallback", r);
+	if (!cJSON_IsArray(v))
+		return fail(c, "routes.fallback", "expected null, an object or an array, got %s",
+			    type_name(v));
+	n = cJSON_GetArraySize(v);
+	if (n > 2)
+		return fail(c, "routes.fallback", "%d entries, at most 2 (one per family)", n);
+	for (int i = 0; i < n; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "routes.fallback[%d]", i);
+		if ((err = add_fallback(c, cJSON_GetArrayItem(v, i), p, r)))
+			return err;
+	}
+	return 0;
+}
+
+static int parse_protect(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
+{
+	int n = cJSON_GetArraySize(v), err;
+
+	if (!cJSON_IsArray(v))
+		return fail(c, "routes.protect", "expected an array, got %s", type_name(v));
+	if (n > NW_ROUTES_PROTECT_MAX)
+		return fail(c, "routes.protect", "%d entries, at most %d", n, NW_ROUTES_PROTECT_MAX);
+	if (!n)
+		return 0;
+	r->protect = calloc((size_t)n, sizeof(*r->protect));
+	if (!r->protect)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "routes.protect[%d]", i);
+		r->n_protect++;
+		if ((err = parse_sel(c, cJSON_GetArrayItem(v, i), p, &r->protect[i])))
+			return err;
+	}
+	return 0;
+}
+
+static int get_u32_key(struct ctx *c, const cJSON *o, const char *key, double min, double max,
+		       uint32_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[64];
+	uint64_t u;
+	int err;
+
+	if (!v)
+		return 0;
+	join(p, sizeof(p), "routes", key);
+	if ((err = get_uint(c, v, p, min, max, &u)))
+		return err;
+	*out = (uint32_t)u;
+	return 0;
+}
+
+static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
+{
+	static const char *const keys[] = { "learn_default", "restore", "protect", "fallback",
+					    "max_restores", "window_ms", "backoff_min_ms",
+					    "backoff_max_ms", "rcvbuf_bytes", NULL };
+	struct nw_route_guard_cfg *r = &cfg->routes;
+	const cJSON *v;
+	uint32_t rcvbuf = 0;
+	int err;
+
+	if (cJSON_IsNull(o))
+		return 0;
+	if ((err = want_object(c, o, "routes")) || (err = check_keys(c, o, "routes", keys)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "learn_default")) &&
+	    (err = get_bool(c, v, "routes.learn_default", &r->learn_default)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "restore")) &&
+	    (err = get_bool(c, v, "routes.restore", &r->restore)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) && (err = parse_protect(c, v, r)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallback")) &&
+	    (err = parse_fallbacks(c, v, r)))
+		return err;
+	if ((err = get_u32_key(c, o, "max_restores", 1, 1000, &r->max_restores)) ||
+	    (err = get_u32_key(c, o, "window_ms", 100, 3600000, &r->window_ms)) ||
+	    (err = get_u32_key(c, o, "backoff_min_ms", 1, 60000, &r->backoff_min_ms)) ||
+	    (err = get_u32_key(c, o, "backoff_max_ms", 1, 3600000, &r->backoff_max_ms)))
+		return err;
+	/* name the key the file gave: the other may be the default */
+	if (r->backoff_max_ms < r->backoff_min_ms &&
+	    cJSON_GetObjectItemCaseSensitive(o, "backoff_max_ms"))
+		return fail(c, "routes.backoff_max_ms", "%u is below backoff_min_ms (%u)",
+			    r->backoff_max_ms, r->backoff_min_ms);
+	if (r->backoff_max_ms < r->backoff_min_ms)
+		return fail(c, "routes.backoff_min_ms", "%u is above backoff_max_ms (%u)",
+			    r->backoff_min_ms, r->backoff_max_ms);
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rcvbuf_bytes"))) {
+		if ((err = get_u32_key(c, o, "rcvbuf_bytes", 0, 1073741824, &rcvbuf)))
+			return err;
+		if (rcvbuf && rcvbuf < 4096)
+			return fail(c, "routes.rcvbuf_bytes", "%u is out of range (0 or 4096-1073741824)",
+				    rcvbuf);
+		r->rcvbuf = (int)rcvbuf;
+	}
+	return 0;
+}
+
 static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
 {
 	static const char *const top[] = { "netns", "bpf", "control", "binds", "routes",
 					   "rules", "probes", "recovery", "tunnels", "segw",
 					   "metrics", "log", NULL };
 	/* in SPEC.md, handled by later versions: type-checked, then ignored */
-	static const char *const later[] = { "routes", "rules", "probes", "recovery",
-					     "tunnels", "segw", "metrics", NULL };
+	static const char *const later[] = { "rules", "probes", "recovery", "tunnels", "segw",
+					     "metrics", NULL };
 	const cJSON *v, *s;
 	uint64_t u;
 	int err;
@@ -303,6 +732,8 @@ static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "binds")) && (err = parse_binds(c, s, cfg)))
 		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "routes")) && (err = parse_routes(c, s, cfg)))
+		return err;
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "log"))) {
 		static const char *const keys[] = { "level", "history", NULL };
 
@@ -344,6 +775,12 @@ void nw_cfg_defaults(struct nw_cfg *cfg)
 	cfg->scan_listeners = true;
 	cfg->log_level = LOG_INFO;
 	cfg->history = 1024;
+	cfg->routes.learn_default = true;
+	cfg->routes.restore = true;
+	cfg->routes.max_restores = 5;
+	cfg->routes.window_ms = 10000;
+	cfg->routes.backoff_min_ms = 100;
+	cfg->routes.backoff_max_ms = 30000;
 }
 
 void nw_cfg_free(struct nw_cfg *cfg)
@@ -354,6 +791,7 @@ void nw_cfg_free(struct nw_cfg *cfg)
 	free(cfg->pin_dir);
 	free(cfg->socket);
 	free(cfg->bind_cgroup);
+	free(cfg->routes.protect);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -8,12 +8,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "route_guard.h"
+
 #define NW_DEFAULT_CONFIG "/etc/netward/netward.json"
 #define NW_DEFAULT_PIN_DIR "/sys/fs/bpf/netward"
 #define NW_DEFAULT_SOCKET "/run/netward/netward.sock"
 #define NW_DEFAULT_STATE_DIR "/var/lib/netward"
 #define NW_CONFIG_MAX_BYTES (1024 * 1024)
 #define NW_ERR_LEN 512
+#define NW_ROUTES_PROTECT_MAX 256
 
 struct nw_cfg_bind_rule {
 	char *cgroup;		/* NULL: any cgroup */
@@ -35,6 +38,9 @@ struct nw_cfg {
 	size_t n_rules;
 	int log_level;
 	size_t history;
+	/* routes: the route guard's settings (dry_run comes from the command
+	 * line); protect is malloc'ed */
+	struct nw_route_guard_cfg routes;
 	/* sections of SPEC.md accepted but not acted on by this version */
 	char pending[128];
 };

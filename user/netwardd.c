@@ -33,6 +33,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "policy.h"
+#include "route_guard.h"
 #include "route_watch.h"
 #include "util.h"
 
@@ -55,6 +56,7 @@ struct daemon {
 	uint64_t netns_cookie;
 	struct nw_bind_guard *bind;
 	struct nw_route_watch *watch;
+	struct nw_route_guard *guard;
 	bool fexit;
 	uint64_t rtnl_requests;
 	unsigned pending_rules;
@@ -206,6 +208,8 @@ static void on_cgroup_change(struct daemon *d);
 static void on_rtnl_request(struct daemon *d, const struct nw_rtnl_request *r)
 {
 	d->rtnl_requests++;
+	if (d->guard)
+		nw_route_guard_note_request(d->guard, r);
 	log_debug("rtnl request %u from pid %u (%.16s): family %u table %u dst_len %u", r->nlmsg_type,
 		  r->hdr.tgid, r->hdr.comm, r->family, r->table, r->dst_len);
 }
@@ -260,6 +264,36 @@ static int on_ring_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 	ring_buffer__consume(d->rb);
 	return 0;
+}
+
+/* --- route guard ---------------------------------------------------------- */
+
+static void guard_emit(void *ud, unsigned type, cJSON *ev)
+{
+	dispatch(ud, type, ev);
+}
+
+/* The request events of a deletion were submitted before the kernel acted
+ * on it: consuming the ring buffer first means they are known. */
+static void guard_drain(void *ud)
+{
+	struct daemon *d = ud;
+
+	if (d->rb)
+		ring_buffer__consume(d->rb);
+}
+
+static const struct nw_route_guard_ops guard_ops = {
+	.emit = guard_emit,
+	.drain_requests = guard_drain,
+};
+
+static struct nw_route_guard_cfg guard_cfg(const struct daemon *d, const struct nw_cfg *cfg)
+{
+	struct nw_route_guard_cfg g = cfg->routes;
+
+	g.dry_run = d->dry_run;
+	return g;
 }
 
 /* --- start-up scan ------------------------------------------------------ */
@@ -499,6 +533,12 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	if ((cfg.pin_dir && strcmp(cfg.pin_dir, d->pin_dir) && !d->arg_pin_dir) ||
 	    (cfg.socket && strcmp(cfg.socket, d->socket) && !d->arg_socket))
 		log_warn("reload: bpf.pin_dir and control.socket take effect at the next start");
+	if (d->guard) {
+		struct nw_route_guard_cfg g = guard_cfg(d, &cfg);
+
+		if ((r = nw_route_guard_reconfigure(d->guard, &g)))
+			log_err("reload: route guard: %s (its previous settings stay)", strerror(-r));
+	}
 	nw_cfg_free(&d->cfg);
 	d->cfg = cfg;
 	nw_log_set_level(d->cfg.log_level);
@@ -552,6 +592,8 @@ static void status(struct daemon *d, cJSON *r)
 	nw_route_watch_status(d->watch, cJSON_AddObjectToObject(b, "watch"));
 	cJSON_AddBoolToObject(b, "fexit_supported", d->fexit);
 	cJSON_AddNumberToObject(b, "rtnl_requests", (double)d->rtnl_requests);
+	if (d->guard)
+		nw_route_guard_status(d->guard, cJSON_AddObjectToObject(b, "guard"));
 	ev = cJSON_AddObjectToObject(r, "events");
 	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
 	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
@@ -696,6 +738,7 @@ static void warn_old_kernel(void)
 static void cleanup(struct daemon *d, bool detach)
 {
 	nw_control_close(d->ctl);
+	nw_route_guard_free(d->guard);
 	sd_event_source_unref(d->resync_rules);
 	ring_buffer__free(d->rb);
 	/* the bind guard owns the pin dir and removes it: route watch first */
@@ -849,6 +892,14 @@ int main(int argc, char **argv)
 	if ((r = sd_event_add_io(d.e, NULL, ring_buffer__epoll_fd(d.rb), EPOLLIN, on_ring_io,
 				 &d)) < 0)
 		goto fail;
+	{
+		struct nw_route_guard_cfg g = guard_cfg(&d, &d.cfg);
+
+		if ((r = nw_route_guard_new(&d.guard, d.e, &g, &guard_ops, &d))) {
+			log_err("route-guard: %s", strerror(-r));
+			goto fail;
+		}
+	}
 	sd_event_set_watchdog(d.e, 1);
 
 	bind_cgroup_dir(&d, &d.cfg, dir, sizeof(dir));

@@ -168,3 +168,28 @@ wait_event() {
 count_events() { ctl events --json 2>/dev/null | jq -c "select($1)" | wc -l; }
 
 counter() { ctl counters --json | jq -r ".$1"; }
+
+# new_lab VAR: a network namespace with lo and a veth d0 (192.0.2.10/24,
+# 2001:db8::10/64) whose peer d0p is in a second namespace, the "gateway"
+# (192.0.2.1, 2001:db8::1); default routes v4 and v6 via the gateway.
+# Sets ${VAR}_GW to the gateway namespace.
+new_lab() {
+	local _nl_ns _nl_gw
+	new_netns _nl_ns
+	new_netns _nl_gw
+	ip -n "$_nl_ns" link add d0 type veth peer name d0p netns "$_nl_gw" || fail "veth"
+	ip -n "$_nl_ns" addr add 192.0.2.10/24 dev d0
+	ip -n "$_nl_ns" addr add 2001:db8::10/64 dev d0 nodad
+	ip -n "$_nl_gw" addr add 192.0.2.1/24 dev d0p
+	ip -n "$_nl_gw" addr add 2001:db8::1/64 dev d0p nodad
+	ip -n "$_nl_gw" link set d0p up
+	ip -n "$_nl_ns" link set d0 up
+	ip -n "$_nl_ns" route add default via 192.0.2.1 dev d0
+	ip -n "$_nl_ns" -6 route add default via 2001:db8::1 dev d0
+	printf -v "$1" '%s' "$_nl_ns"
+	printf -v "${1}_GW" '%s' "$_nl_gw"
+}
+
+# has_route NS ARGS...: `ip -n NS route show ARGS` prints something
+has_route() { local ns=$1; shift; [ -n "$(ip -n "$ns" route show "$@" 2>/dev/null)" ]; }
+has_route6() { local ns=$1; shift; [ -n "$(ip -n "$ns" -6 route show "$@" 2>/dev/null)" ]; }

@@ -259,8 +259,10 @@ static void test_pending_sections(void **state)
 	/* listed in SPEC order, whatever the order in the file */
 	parse_ok("{\"metrics\": {\"listen\": \"127.0.0.1:9100\"}, \"segw\": {},"
 		 " \"tunnels\": {\"wg0\": {}}, \"recovery\": null, \"probes\": [{\"x\": 1}],"
-		 " \"rules\": {}, \"routes\": {\"anything\": [1, 2]}}", &cfg);
-	assert_string_equal(cfg.pending, "routes, rules, probes, recovery, tunnels, segw, metrics");
+		 " \"rules\": {}, \"routes\": {\"learn_default\": false}}", &cfg);
+	/* routes is implemented: no longer pending */
+	assert_string_equal(cfg.pending, "rules, probes, recovery, tunnels, segw, metrics");
+	assert_false(cfg.routes.learn_default);
 	assert_int_equal(cfg.bind_default, NW_ACT_AUDIT);
 	nw_cfg_free(&cfg);
 
@@ -270,7 +272,8 @@ static void test_pending_sections(void **state)
 	nw_cfg_free(&cfg);
 
 	parse_ok("{\"segw\": {}, \"routes\": null}", &cfg);
-	assert_string_equal(cfg.pending, "routes, segw");
+	assert_string_equal(cfg.pending, "segw");
+	assert_true(cfg.routes.learn_default);
 	nw_cfg_free(&cfg);
 
 	expect_error("{\"probes\": {}}", "probes: expected an array, got an object");
