@@ -221,6 +221,29 @@ static int verb_status(int argc, char **argv)
 		printf("  %-15s %-38s %-10s link %-5.0f prog %-5.0f %s\n", s_of(p, "name"),
 		       s_of(p, "hook"), s_of(p, "path"), n_of(p, "link_id"), n_of(p, "prog_id"),
 		       s_of(p, "state"));
+	{
+		const cJSON *rt = cJSON_GetObjectItemCaseSensitive(r, "routes");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(rt, "watch");
+		const cJSON *g = cJSON_GetObjectItemCaseSensitive(rt, "guard");
+
+		printf("routes:    requests seen via %s (fexit %s), %s\n", s_of(w, "path"),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rt, "fexit_supported"))
+			       ? "supported" : "not supported by this kernel",
+		       g ? s_of(g, "mode") : "guard off");
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(w, "programs"))
+			if (strcmp(s_of(p, "state"), "not used on this kernel"))
+				printf("  %-15s %-38s %-10s link %-5.0f prog %-5.0f %s\n", s_of(p, "name"),
+				       s_of(p, "hook"), s_of(p, "path"), n_of(p, "link_id"),
+				       n_of(p, "prog_id"), s_of(p, "state"));
+		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(g, "protected"))
+			printf("  protected: %-52s %-8s restored %.0f, deleted %.0f\n", s_of(p, "route"),
+			       s_of(p, "state"), n_of(p, "restored"), n_of(p, "deletions"));
+		if (g)
+			printf("  totals:    %.0f deletions, %.0f restores, %.0f failures, %.0f resyncs "
+			       "(%.0f ENOBUFS), %.0f flapping episodes\n", n_of(g, "deletions"),
+			       n_of(g, "restores"), n_of(g, "failures"), n_of(g, "resyncs"),
+			       n_of(g, "enobufs"), n_of(g, "flapping_episodes"));
+	}
 	printf("events:    %.0f seen, %.0f in history, %.0f follower%s\n", n_of(ev, "seen"),
 	       n_of(ev, "history"), n_of(ev, "followers"), n_of(ev, "followers") == 1 ? "" : "s");
 	if (c)

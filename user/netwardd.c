@@ -169,9 +169,26 @@ static void log_event(unsigned type, const cJSON *ev, const char *json)
 	nw_log_fields(event_priority(ev), summary, fields);
 }
 
+/* Events made in user space name the actor's cgroup by id: add the path. */
+static void add_cgroup_path(struct daemon *d, cJSON *o)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "cgroup_id");
+	char path[PATH_MAX];
+
+	if (cJSON_IsNumber(id) && !cJSON_GetObjectItemCaseSensitive(o, "cgroup") &&
+	    nw_cgroup_path_from_id(d->cg_mount, (uint64_t)id->valuedouble, path, sizeof(path)) == 0)
+		cJSON_AddStringToObject(o, "cgroup", path);
+}
+
 static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
 {
-	char *json = cJSON_PrintUnformatted(ev);
+	char *json;
+	cJSON *actor = cJSON_GetObjectItemCaseSensitive(ev, "actor");
+
+	add_cgroup_path(d, ev);
+	if (cJSON_IsObject(actor))
+		add_cgroup_path(d, actor);
+	json = cJSON_PrintUnformatted(ev);
 
 	if (!json)
 		return;
@@ -504,9 +521,19 @@ static void notify_status(struct daemon *d)
 	char dir[PATH_MAX];
 
 	bind_cgroup_dir(d, &d->cfg, dir, sizeof(dir));
-	sd_notifyf(0, "STATUS=guarding %s: bind4/bind6/listen attached, default %s, %zu rule%s%s",
+	cJSON *g = cJSON_CreateObject();
+	int routes = 0;
+
+	if (d->guard && g) {
+		nw_route_guard_status(d->guard, g);
+		routes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "protected"));
+	}
+	cJSON_Delete(g);
+	sd_notifyf(0, "STATUS=guarding %s: bind4/bind6/listen attached, default %s, %zu rule%s; "
+		   "%d protected route%s (%s)%s",
 		   dir, nw_action_name(d->cfg.bind_default), d->cfg.n_rules,
-		   d->cfg.n_rules == 1 ? "" : "s", d->dry_run ? ", dry-run" : "");
+		   d->cfg.n_rules == 1 ? "" : "s", routes, routes == 1 ? "" : "s",
+		   d->fexit ? "fexit" : "tracepoints", d->dry_run ? ", dry-run" : "");
 }
 
 static int reload(struct daemon *d, char *err, size_t errlen)

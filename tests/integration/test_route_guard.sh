@@ -34,7 +34,7 @@ test_route_default_v4_deleted_by_ip_is_restored_with_actor() {
 	rguard "$ns"
 	ip -n "$ns" route del default || fail "ip route del"
 	wait_until 5 has_route "$ns" default via 192.0.2.1 dev d0 || fail "default route not restored"
-	wait_event '.type == "route_deleted" and .family == 4 and .dst == "default" and .actor.comm == "ip" and .actor.uid == 0'
+	wait_event '.type == "route_deleted" and .family == 4 and .dst == "default" and .actor.comm == "ip" and .actor.uid == 0 and (.actor.cgroup | type) == "string" and .cgroup == .actor.cgroup'
 	wait_event '.type == "route_restored" and .family == 4 and .dst == "default" and .latency_us >= 0'
 	# restored exactly: same gateway, device, protocol (boot) and metric
 	expect_eq "$(ip -n "$ns" route show default)" "default via 192.0.2.1 dev d0 " "restored route"
