@@ -5,10 +5,10 @@
 # rguard NS [ROUTES_JSON_FIELDS] [EXTRA]: daemon guarding NS; binds are
 # attached to a cgroup of the test's own (nothing may go on the root).
 rguard() {
-	local ns=$1 routes=${2:-} extra=${3:-} cg
+	local ns=$1 routes=${2:-'"learn_default": true'} extra=${3:-} cg
 	new_cgroup cg
 	write_config "$TMP/cfg.json" <<JSON
-{ "binds": { "cgroup": "$cg" }, "routes": { "learn_default": true${routes:+, $routes} }$extra }
+{ "binds": { "cgroup": "$cg" }, "routes": { $routes }$extra }
 JSON
 	start_daemon "$ns" "$TMP/cfg.json" "${RGUARD_ARGS[@]}"
 }
@@ -153,4 +153,58 @@ test_route_dry_run_and_restore_false_change_nothing() {
 	wait_event '.type == "route_deleted" and .family == 4'
 	has_route "$ns" default && fail "restore false restored the route"
 	true
+}
+
+test_no_route_event_names_the_process() {
+	local ns
+	new_lab ns
+	rguard "$ns" '"learn_default": false'
+	ip -n "$ns" route del default
+	# a datagram to a global address with no default route fails in the kernel
+	ip netns exec "$ns" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+try:
+    s.sendto(b"x", ("198.51.100.7", 9))
+except OSError:
+    pass'
+	wait_event '.type == "no_route" and .dst == "198.51.100.7" and .table == 254 and .comm == "python3" and .failures >= 1'
+	expect_eq "$(ctl counters --json | jq '.no_route_main >= 1')" true "no_route_main counter"
+	# loopback and link-local destinations are not "the internet is gone"
+	ip netns exec "$ns" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"x", ("127.0.0.1", 9))'
+	expect_eq "$(count_events '.type == "no_route"')" 1 "no_route events (rate-limited, global only)"
+}
+
+# one sendmsg buffer holding several rtnetlink messages: the deletion is the
+# second one and its actor is still named; past the parse limit it counts
+test_route_batch_messages_attributed() {
+	local ns
+	new_lab ns
+	rguard "$ns"
+	ip netns exec "$ns" python3 - <<'PY'
+import socket, struct
+def route(typ, flags, dst, plen, seq):
+    rtm = struct.pack("BBBBBBBBI", socket.AF_INET, plen, 0, 0, 254, 4 if typ == 24 else 0, 0, 1, 0)
+    attrs = b""
+    if plen:
+        attrs += struct.pack("=HH", 8, 1) + socket.inet_aton(dst)            # RTA_DST
+        attrs += struct.pack("=HH", 8, 5) + socket.inet_aton("192.0.2.1")    # RTA_GATEWAY
+    body = rtm + attrs
+    return struct.pack("=IHHII", 16 + len(body), typ, flags, seq, 0) + body
+REQ, ACK, CREATE, EXCL = 0x1, 0x4, 0x400, 0x200
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+buf = route(24, REQ | ACK | CREATE | EXCL, "10.77.0.0", 16, 1) + route(25, REQ | ACK, "0.0.0.0", 0, 2)
+s.sendmsg([buf], [], 0, (0, 0))
+s.recv(65536)
+# six messages at once: more than the kernel side parses (4)
+six = b"".join(route(24, REQ | CREATE, "10.78.%d.0" % i, 24, 10 + i) for i in range(6))
+s.sendmsg([six], [], 0, (0, 0))
+PY
+	wait_until 5 has_route "$ns" default via 192.0.2.1 || fail "default not restored"
+	wait_event '.type == "route_deleted" and .family == 4 and .actor.comm == "python3"'
+	has_route "$ns" 10.77.0.0/16 || fail "the first message of the batch was not executed"
+	expect_eq "$(ctl counters --json | jq '.rtnl_truncated >= 1')" true "truncated batch counted"
 }
