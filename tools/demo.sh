@@ -34,6 +34,7 @@ cleanup() {
 	for cg in "$LAB"/*/; do [ -d "$cg" ] && rmdir "$cg" 2>/dev/null; done
 	rmdir "$LAB" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
+	ip netns del "$NS-gw" 2>/dev/null
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
@@ -44,7 +45,15 @@ ctl() { "$NWCTL" --socket "$SOCK" --pin-dir "$PIN" "$@"; }
 
 say "lab: network namespace $NS, cgroups under ${LAB#"$CG2"}"
 ip netns add "$NS"
+ip netns add "$NS-gw"
 ip -n "$NS" link set lo up
+# an uplink: veth d0 (192.0.2.10) to a "gateway" namespace (192.0.2.1)
+ip -n "$NS" link add d0 type veth peer name d0p netns "$NS-gw"
+ip -n "$NS" addr add 192.0.2.10/24 dev d0
+ip -n "$NS-gw" addr add 192.0.2.1/24 dev d0p
+ip -n "$NS-gw" link set d0p up
+ip -n "$NS" link set d0 up
+ip -n "$NS" route add default via 192.0.2.1 dev d0
 mkdir -p "$LAB/lpg-admin.service" "$LAB/worker.service" "$LAB/rogue.service"
 cat >"$TMP/netward.json" <<JSON
 {
@@ -56,7 +65,8 @@ cat >"$TMP/netward.json" <<JSON
       { "cgroup": "${LAB#"$CG2"}/worker.service", "action": "deny" },
       { "cgroup": "${LAB#"$CG2"}/rogue.service", "proto": "tcp", "action": "kill" }
     ]
-  }
+  },
+  "routes": { "learn_default": true }
 }
 JSON
 cat "$TMP/netward.json"
@@ -91,6 +101,14 @@ say "5. a loopback bind in worker.service is not touched"
 out=$(inlab worker.service --addr 127.0.0.1 --port 9001); echo "   $out"
 row "worker bind 127.0.0.1:9001" "bind() succeeded" "not a wildcard: no cost, no event"
 
+say "6. a VPN worker's teardown deletes the default route (shared/seeds/000) -> put back at once"
+ip -n "$NS" route del default
+for _ in $(seq 1 250); do ip -n "$NS" route show default | grep -q . && break; sleep 0.02; done
+echo "   after 'ip route del default': $(ip -n "$NS" route show default)"
+lat=$(ctl events --json --type route_restored | jq -r 'select(.family == 4) | .latency_us' | tail -1)
+who=$(ctl events --json --type route_deleted | jq -r 'select(.family == 4) | "\(.actor.comm) pid \(.actor.pid)"' | tail -1)
+row "ip route del default" "route back in ${lat} us" "deleted by $who"
+
 say "what netward saw (netwardctl events)"
 ctl events
 say "counters (netwardctl counters, read from the pinned map)"
@@ -99,5 +117,6 @@ say "summary"
 printf '%-34s %-24s %-30s\n' "WHAT HAPPENED" "RESULT" "NETWARD"
 printf '%s\n' "${rows[@]}"
 echo
-echo "The seed's watchdog polled ss every 0.5 s and SIGKILLed afterwards; here every"
-echo "case was decided inside the syscall, and each event names pid, comm, uid, cgroup."
+echo "The seeds' watchdogs polled every 0.5 s (ss) or 60 s (ping, ~3 min to recover);"
+echo "here binds were decided inside the syscall, the route was back in microseconds,"
+echo "and every event names pid, comm, uid and cgroup."
