@@ -1,0 +1,427 @@
+#!/usr/bin/env bash
+# make bench: how fast a deleted default route comes back.
+#
+# In a lab network namespace (veth d0, 192.0.2.10/24, whose peer d0p is in
+# a second "gateway" namespace, 192.0.2.1; default route via 192.0.2.1 dev
+# d0), build/route_latency deletes the main-table IPv4 default route over
+# raw netlink, again and again, and times with a netlink listener of its own
+# (independent of whoever restores) the time from the RTM_DELROUTE
+# notification to the RTM_NEWROUTE that puts it back. Three peers take
+# turns on the same lab, in the same run:
+#   netwardd  the route guard (learn_default), run as users run it
+#   shell     `ip monitor route` piped to a loop that runs
+#             `ip route replace` on "Deleted default ..."
+#   poll      a loop that checks `ip route show default` every second and
+#             puts the route back when it is missing
+# and netwardd's own latency_us (from its route_restored events) is shown
+# next to the external figure. Prints a table and writes it to the
+# "## Route restore latency (make bench)" section of BENCHMARKS.md.
+# Goal: netwardd p50 < 1 ms, p99 < 5 ms, and >= 10x faster (p50) than the
+# shell peer. Missing a goal is reported, not failed: this measures, it does
+# not test.
+#
+# Runs as root. Creates two network namespaces and a cgroup (the bind guard
+# must attach somewhere; nothing goes on the cgroup2 root) with random
+# names, a random pin dir under /sys/fs/bpf and a temporary directory; every
+# peer runs in a process group of its own. All of it is removed or killed
+# on exit, whatever happens. Traffic: netlink inside the lab namespace only.
+#
+# Environment: BUILD (build), BENCH_N (1000 deletions for netwardd),
+# BENCH_SHELL_N (1000), BENCH_POLL_N (20; each costs ~1 s: ~0.5 s of
+# latency, ~0.5 s of random gap), BENCH_GAP_MS (2 ms between a restore and
+# the next deletion), BENCH_TIMEOUT_MS (3000 per deletion), BENCH_OUT
+# (BENCHMARKS.md; empty: do not write).
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$TOP"
+BUILD=${BUILD:-build}
+[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+N_NWD=${BENCH_N:-1000}
+N_SHELL=${BENCH_SHELL_N:-1000}
+N_POLL=${BENCH_POLL_N:-20}
+GAP_MS=${BENCH_GAP_MS:-2}
+TIMEOUT_MS=${BENCH_TIMEOUT_MS:-3000}
+OUT=${BENCH_OUT-BENCHMARKS.md}
+WARMUP=5		# untimed deletions before the timed ones (netwardd, shell)
+POLL_JITTER_MS=1000	# poll: deletions at random phases of its 1 s period
+GOAL_P50_US=1000
+GOAL_P99_US=5000
+GOAL_SPEEDUP=10
+# Anti-flap: netwardd backs off past max_restores restores of one route
+# within window_ms. The config allows at most 1000 and at least 100 ms:
+# with >= GAP_MS between restores, at most 100 / GAP_MS restores fit in a
+# window, far below 1000, so backoff never starts during the measurement.
+MAX_RESTORES=1000
+WINDOW_MS=100
+SECTION="## Route restore latency (make bench)"
+
+NWD=$BUILD/netwardd
+NWCTL=$BUILD/netwardctl
+LAT=$BUILD/route_latency
+
+say() { echo "bench: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, BPF, cgroups)"
+for f in "$NWD" "$NWCTL" "$LAT"; do
+	[ -x "$f" ] || die "$f missing: run make first"
+done
+for t in ip jq setsid mountpoint; do
+	command -v "$t" >/dev/null || die "$t not found"
+done
+for v in N_NWD N_SHELL N_POLL GAP_MS TIMEOUT_MS; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v: not a number: ${!v}"
+done
+[ "$GAP_MS" -ge 1 ] || die "BENCH_GAP_MS must be >= 1 (anti-flap headroom)"
+
+# --- state that cleanup undoes -------------------------------------------------
+TMP='' PIN='' CG='' NS='' GW='' DAEMON_PID='' LAT_PID=''
+PEER_PGIDS=()
+
+# wait_until SECONDS CMD...: polls CMD until it succeeds or the deadline passes
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.02
+	done
+}
+# alive PID: running (an exited child stays a zombie until waited for)
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+not_alive() { ! alive "$1"; }
+# group_gone PGID: no process of that group is left
+group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
+
+stop_daemon() {
+	local rc=0
+	kill -TERM "$DAEMON_PID" 2>/dev/null || true
+	if ! wait_until 10 not_alive "$DAEMON_PID"; then
+		say "netwardd ignored SIGTERM for 10 s: SIGKILL"
+		kill -KILL "$DAEMON_PID" 2>/dev/null || true
+	fi
+	wait "$DAEMON_PID" 2>/dev/null || rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+# stop_peer PGID: the whole process group (the pipelines' children too)
+stop_peer() {
+	local pgid=$1 i
+	kill -TERM -- "-$pgid" 2>/dev/null || true
+	if ! wait_until 5 group_gone "$pgid"; then
+		kill -KILL -- "-$pgid" 2>/dev/null || true
+		wait_until 5 group_gone "$pgid" || say "process group $pgid does not go away"
+	fi
+	wait "$pgid" 2>/dev/null || true
+	for i in "${!PEER_PGIDS[@]}"; do
+		[ "${PEER_PGIDS[$i]}" != "$pgid" ] || unset 'PEER_PGIDS[i]'
+	done
+}
+
+cleanup() {
+	local rc=$? pg n daemon_ran=$DAEMON_PID
+	set +e
+	trap - EXIT INT TERM HUP
+	if [ -n "$LAT_PID" ] && alive "$LAT_PID"; then
+		kill -TERM "$LAT_PID"
+		wait "$LAT_PID" 2>/dev/null
+	fi
+	for pg in "${PEER_PGIDS[@]}"; do
+		stop_peer "$pg"
+	done
+	[ -z "$DAEMON_PID" ] || stop_daemon
+	if [ -n "$PIN" ] && [ -e "$PIN" ]; then
+		# a daemon that died or was killed leaves its links pinned, and
+		# pinned links keep enforcing: unpinning detaches them
+		rm -rf "$PIN"
+	fi
+	for n in "$NS" "$GW"; do
+		if [ -n "$n" ] && [ -e "/run/netns/$n" ]; then
+			ip netns delete "$n" || say "could not delete network namespace $n"
+		fi
+	done
+	if [ -n "$CG" ] && [ -d "$CG" ]; then
+		# the daemon has exited; the kernel may need a moment to notice
+		wait_until 5 rmdir "$CG" 2>/dev/null ||
+			say "could not remove cgroup $CG (processes: $(tr '\n' ' ' <"$CG/cgroup.procs"))"
+	fi
+	# failed while netwardd ran: its log may say why
+	if [ $rc -ne 0 ] && [ -n "$daemon_ran" ] && [ -s "$TMP/netwardd.log" ]; then
+		say "netwardd's log (last 40 lines):"
+		tail -40 "$TMP/netwardd.log" | sed 's/^/  /' >&2
+	fi
+	[ -z "$TMP" ] || rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# --- file systems ----------------------------------------------------------------
+mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
+mountpoint -q /sys/kernel/tracing ||
+	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
+# the file system type follows the " - " separator of a mountinfo line
+CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
+	/proc/self/mountinfo)
+[ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mountinfo"
+
+# --- scratch: lab, cgroup, pin dir, config ---------------------------------------------
+ID=$(printf '%04x%04x' $RANDOM $RANDOM)
+TMP=$(mktemp -d /tmp/netward-bench.XXXXXX)
+PIN=/sys/fs/bpf/netward-bench-$ID
+SOCK=$TMP/ctl.sock
+CG=$CG2/netward-bench-$ID
+mkdir "$CG"
+
+NS=nwb-$ID
+ip netns add "$NS"
+GW=nwb-$ID-gw
+ip netns add "$GW"
+ip -n "$NS" link set lo up
+ip -n "$GW" link set lo up
+ip -n "$NS" link add d0 type veth peer name d0p netns "$GW"
+ip -n "$NS" addr add 192.0.2.10/24 dev d0
+ip -n "$GW" addr add 192.0.2.1/24 dev d0p
+ip -n "$GW" link set d0p up
+ip -n "$NS" link set d0 up
+ip -n "$NS" route add default via 192.0.2.1 dev d0
+ROUTE_WANT=$(ip -n "$NS" route show default)
+
+# the lab is as it was: exactly the one default route
+lab_ok() { [ "$(ip -n "$NS" route show default)" = "$ROUTE_WANT" ]; }
+restore_lab() {
+	lab_ok && return 0
+	say "restoring the lab's default route (was: $(ip -n "$NS" route show default | tr '\n' ';'))"
+	ip -n "$NS" route flush exact 0.0.0.0/0 table main 2>/dev/null || true
+	ip -n "$NS" route add default via 192.0.2.1 dev d0
+	lab_ok || die "cannot restore the lab's default route"
+}
+
+# history: every event of the run stays readable (2 per deletion, and then some)
+cat >"$TMP/netward.json" <<EOF
+{
+  "binds": { "cgroup": "$CG" },
+  "routes": {
+    "learn_default": true,
+    "max_restores": $MAX_RESTORES,
+    "window_ms": $WINDOW_MS
+  },
+  "log": { "history": $((4 * (N_NWD + WARMUP) + 1000)) }
+}
+EOF
+
+# run_lat LABEL N ARGS...: one route_latency run; its result line into RESULT
+RESULT=''
+run_lat() {
+	local label=$1 n=$2
+	shift 2
+	ip netns exec "$NS" "$LAT" --label "$label" --count "$n" --timeout-ms "$TIMEOUT_MS" \
+		--samples "$TMP/samples-$label" "$@" >"$TMP/out-$label" 2>"$TMP/err-$label" &
+	LAT_PID=$!
+	wait "$LAT_PID" || { cat "$TMP/err-$label" >&2; die "route_latency failed for $label"; }
+	LAT_PID=
+	[ ! -s "$TMP/err-$label" ] || sed 's/^/  /' "$TMP/err-$label" >&2
+	RESULT=$(grep '^result ' "$TMP/out-$label") || die "route_latency printed no result for $label"
+}
+
+# --- 1. netwardd ------------------------------------------------------------------
+daemon_ready() {
+	alive "$DAEMON_PID" || die "netwardd exited before it was ready"
+	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
+}
+say "netwardd in $NS ..."
+ip netns exec "$NS" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
+	>"$TMP/netwardd.log" 2>&1 &
+DAEMON_PID=$!
+wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
+STATUS=$("$NWCTL" --socket "$SOCK" status --json)
+jq -e '[.routes.guard.protected[]? | select(.family == 4 and .dst == "default" and .state == "present")]
+	| length == 1' >/dev/null <<<"$STATUS" ||
+	die "netwardd does not protect the lab's default route: $(jq -c '.routes' <<<"$STATUS")"
+
+say "netwardd: $N_NWD deletions (+$WARMUP untimed), ${GAP_MS} ms apart ..."
+run_lat netwardd "$N_NWD" --warmup "$WARMUP" --gap-ms "$GAP_MS"
+R_NWD=$RESULT
+
+# netwardd's own view: latency_us of its route_restored events (deletion
+# read -> restore acked, as it measures it), of the timed deletions only
+"$NWCTL" --socket "$SOCK" events --json --type route_restored --limit 1000000 \
+	>"$TMP/restored.json" || die "netwardctl events failed"
+read -r EV_N EV_P50 EV_P99 EV_MAX < <(jq -s -r --argjson w "$WARMUP" '
+	[.[] | select(.family == 4 and .dst == "default" and (.already_present | not)) | .latency_us]
+	| .[$w:] | sort | length as $n
+	| if $n == 0 then "0 nan nan nan" else
+	  def pct(p): .[([((p * $n / 100) | ceil), 1] | max) - 1];
+	  "\($n) \(pct(50)) \(pct(99)) \(.[-1])" end' "$TMP/restored.json" || echo "0 nan nan nan")
+STATUS=$("$NWCTL" --socket "$SOCK" status --json)
+FLAPS=$(jq -r '.routes.guard.flapping_episodes // 0' <<<"$STATUS")
+NWD_ENOBUFS=$(jq -r '.routes.guard.enobufs // 0' <<<"$STATUS")
+NWD_RESTORES=$(jq -r '.routes.guard.restores // 0' <<<"$STATUS")
+[ "$FLAPS" = 0 ] || say "PROBLEM: netwardd saw $FLAPS flapping episodes: backoff distorts the figures"
+
+stop_daemon || die "netwardd exited with status $? after SIGTERM"
+[ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
+rm -rf "$PIN"
+restore_lab
+
+# --- 2. shell peer -----------------------------------------------------------------
+# start_peer SCRIPT: sh -c SCRIPT in the lab, in a process group of its own
+# (setsid: the script's background job is not a group leader, so setsid
+# does not fork and $! is the group's id)
+PEER=''
+start_peer() {
+	setsid ip netns exec "$NS" sh -c "$1" </dev/null >"$TMP/peer.log" 2>&1 &
+	PEER=$!
+	PEER_PGIDS+=("$PEER")
+	[ "$(ps -o pgid= -p "$PEER" | tr -d ' ')" = "$PEER" ] ||
+		die "peer $PEER is not its own process group leader"
+}
+# monitor_listening PGID: a process of the group has a netlink socket
+# subscribed to a multicast group (ip monitor is listening)
+monitor_listening() {
+	local pid fd ino
+	for pid in $(pgrep -g "$1"); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = ip ] || continue
+		for fd in /proc/"$pid"/fd/*; do
+			ino=$(readlink "$fd" 2>/dev/null) || continue
+			[[ $ino = socket:\[*\] ]] || continue
+			ino=${ino#socket:[}
+			ino=${ino%]}
+			# /proc/PID/net/netlink: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+			awk -v ino="$ino" '$1 != "sk" && $10 == ino && $2 == 0 && $4 != "00000000" { f = 1 }
+				END { exit !f }' "/proc/$pid/net/netlink" && return 0
+		done
+	done
+	return 1
+}
+
+say "shell peer (ip monitor route | ip route replace): $N_SHELL deletions (+$WARMUP untimed) ..."
+# shellcheck disable=SC2016
+start_peer 'ip monitor route | while read -r line; do case "$line" in Deleted\ default*) ip route replace default via 192.0.2.1 dev d0;; esac; done'
+wait_until 10 monitor_listening "$PEER" || die "ip monitor is not listening after 10 s"
+run_lat shell "$N_SHELL" --warmup "$WARMUP" --gap-ms "$GAP_MS"
+R_SHELL=$RESULT
+stop_peer "$PEER"
+restore_lab
+
+# --- 3. polling loop ------------------------------------------------------------------
+say "1 s polling loop: $N_POLL deletions at random phases ..."
+start_peer 'while sleep 1; do ip route show default | grep -q . || ip route replace default via 192.0.2.1 dev d0; done'
+run_lat poll "$N_POLL" --gap-ms "$GAP_MS" --jitter-ms "$POLL_JITTER_MS"
+R_POLL=$RESULT
+stop_peer "$PEER"
+restore_lab
+
+# --- report ------------------------------------------------------------------------
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+fmt_us() {	# microseconds, printed in a readable unit
+	awk -v v="$1" 'BEGIN {
+		if (v == "nan" || v == "") print "-";
+		else if (v < 1000) printf "%.0f us\n", v;
+		else if (v < 1000000) printf "%.2f ms\n", v / 1000;
+		else printf "%.2f s\n", v / 1000000 }'
+}
+NWD_P50=$(field p50_us "$R_NWD")
+NWD_P99=$(field p99_us "$R_NWD")
+ratio() { awk -v a="$1" -v b="$NWD_P50" 'BEGIN { if (a == "nan" || b == "nan" || b <= 0) print "-"; else printf "%.1fx\n", a / b }'; }
+meets() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "nan" && a + 0 < b + 0) }'; }
+
+if meets "$NWD_P50" $GOAL_P50_US; then g50="p50 < 1 ms: met"; else g50="p50 < 1 ms: MISSED"; fi
+if meets "$NWD_P99" $GOAL_P99_US; then g99="p99 < 5 ms: met"; else g99="p99 < 5 ms: MISSED"; fi
+SPEEDUP=$(ratio "$(field p50_us "$R_SHELL")")
+if [ "$SPEEDUP" != - ] && awk -v s="${SPEEDUP%x}" -v g=$GOAL_SPEEDUP 'BEGIN { exit !(s >= g) }'; then
+	gsp=">= ${GOAL_SPEEDUP}x faster than shell: met"
+else
+	gsp=">= ${GOAL_SPEEDUP}x faster than shell: MISSED"
+fi
+for r in "$R_NWD" "$R_SHELL" "$R_POLL"; do
+	for k in errors enobufs dropped reinstalls; do
+		v=$(field $k "$r")
+		[ "$v" = 0 ] || say "$(field label "$r"): $k=$v"
+	done
+done
+
+TABLE=()
+printf '\n%-9s %5s %10s %10s %10s %10s %9s %12s  %s\n' peer N p50 p90 p99 max timeouts "vs netwardd" goal
+for r in "$R_NWD" "$R_SHELL" "$R_POLL"; do
+	label=$(field label "$r")
+	case $label in
+	netwardd) goal="$g50, $g99"; vs=1.0x ;;
+	shell) goal=$gsp; vs="$(ratio "$(field p50_us "$r")") slower" ;;
+	*) goal=-; vs="$(ratio "$(field p50_us "$r")") slower" ;;
+	esac
+	row=("$label" "$(field n "$r")" "$(fmt_us "$(field p50_us "$r")")" "$(fmt_us "$(field p90_us "$r")")"
+		"$(fmt_us "$(field p99_us "$r")")" "$(fmt_us "$(field max_us "$r")")" "$(field timeouts "$r")"
+		"$vs" "$goal")
+	printf '%-9s %5s %10s %10s %10s %10s %9s %12s  %s\n' "${row[@]}"
+	TABLE+=("| ${row[0]} | ${row[1]} | ${row[2]} | ${row[3]} | ${row[4]} | ${row[5]} | ${row[6]} | ${row[7]} | ${row[8]} |")
+done
+INTERNAL="its own latency_us (its read of the deletion -> its restore acked) over $EV_N route_restored events: p50 $(fmt_us "$EV_P50"), p99 $(fmt_us "$EV_P99"), max $(fmt_us "$EV_MAX")"
+BOUND="counted from just before the deleting sendmsg() instead of the listener's read (an upper bound: it also counts any delay of route_latency itself in reading the deletion): p50 $(fmt_us "$(field req_p50_us "$R_NWD")"), p99 $(fmt_us "$(field req_p99_us "$R_NWD")"), max $(fmt_us "$(field req_max_us "$R_NWD")"); that sendmsg() itself: p50 $(fmt_us "$(field del_p50_us "$R_NWD")")"
+ANTIFLAP="anti-flap: routes.max_restores $MAX_RESTORES (the most the config allows) within routes.window_ms $WINDOW_MS (the least): with >= $GAP_MS ms between deletions at most $((WINDOW_MS / GAP_MS)) restores fit in a window, so backoff cannot start (flapping episodes: $FLAPS; restores counted by netwardd: $NWD_RESTORES; its ENOBUFS: $NWD_ENOBUFS)"
+echo
+echo "netwardd, $INTERNAL"
+echo "netwardd, $BOUND"
+echo "netwardd, $ANTIFLAP"
+echo
+
+[ -n "$OUT" ] || exit 0
+
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+{
+	echo "$SECTION"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU:-unknown CPU} ($(nproc) CPUs)."
+	echo "Goal: netwardd p50 < 1 ms, p99 < 5 ms, >= ${GOAL_SPEEDUP}x faster (p50) than the shell peer."
+	echo
+	echo "| peer | N | p50 | p90 | p99 | max | timeouts | vs netwardd (p50) | goal |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+	printf '%s\n' "${TABLE[@]}"
+	echo
+	echo "netwardd, same run:"
+	echo
+	echo "- ${INTERNAL^}."
+	echo "- ${BOUND^}."
+	echo "- ${ANTIFLAP^}."
+	echo
+	echo "Latency: from the RTM_DELROUTE notification of the main-table IPv4 default"
+	echo "route to the RTM_NEWROUTE that puts it back, both as read by a netlink"
+	echo "listener of build/route_latency's own (RTNLGRP_IPV4_ROUTE, 4 MiB buffer),"
+	echo "timed with CLOCK_MONOTONIC; the deletions are raw RTM_DELROUTE requests of"
+	echo "the same process, in a lab network namespace (veth to a gateway namespace)."
+	echo "The peers take turns on the same lab: netwardd (learn_default, run with ip"
+	echo "netns exec), a shell peer (\`ip monitor route\` piped to a loop running \`ip"
+	echo "route replace\` on \"Deleted default\"), and a loop that checks \`ip route show"
+	echo "default\` every second. netwardd and the shell peer get $WARMUP untimed deletions"
+	echo "first, then a deletion $GAP_MS ms after each restore; the polling loop gets one"
+	echo "$GAP_MS ms + 0-$POLL_JITTER_MS ms (uniform) after each restore, so that deletions fall at"
+	echo "random phases of its period rather than right after its own check. A timeout"
+	echo "($TIMEOUT_MS ms without the route) is counted and the route put back by the bench."
+	echo "On a virtual machine the figures grow with the gap (BENCH_GAP_MS): idle"
+	echo "virtual CPUs take longer to wake up, for the listener and the peers alike."
+	echo
+} >"$TMP/section.md"
+
+if [ -f "$OUT" ]; then
+	# replace our section (up to the next "## " heading), keep the rest
+	awk -v sec="$SECTION" -v file="$TMP/section.md" '
+		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
+		skip && /^## / { skip = 0 }
+		!skip { print }
+		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
+		"$OUT" >"$TMP/out.md"
+else
+	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
+fi
+# no trailing blank lines
+sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
+say "results written to $OUT"
