@@ -43,7 +43,7 @@ SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 COMMON := util log cgroup policy config events counters
 GUARD := rtnl route_guard
 DAEMON := $(COMMON) $(GUARD) bpf_pin bind_guard route_watch listeners control netwardd
-CTL := $(COMMON) netwardctl
+CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 	      test_config_routes test_route_guard

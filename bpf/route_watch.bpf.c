@@ -50,6 +50,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define IFA_LOCAL 2
 
 #define RT_TABLE_MAIN 254
+#define SIGKILL 9
 
 /* Set by netwardd before load: when the fexit programs run, the syscall path
  * leaves route and rule messages to them. */
@@ -62,6 +63,22 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } fib_fail SEC(".maps");
+
+/* rtnetlink write requests per cgroup (netwardctl churn) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NW_CHURN_MAX);
+	__type(key, __u64);
+	__type(value, struct nw_churn);
+} churn SEC(".maps");
+
+/* cgroups whose rtnetlink writes are refused (netwardctl quarantine) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NW_QUARANTINE_MAX);
+	__type(key, __u64);
+	__type(value, __u32);
+} quarantine SEC(".maps");
 
 /* last no_route sample (ns), shared by all CPUs: a rate limit, races harmless */
 struct {
@@ -189,11 +206,63 @@ static __always_inline int parse_msg(struct nw_rtnl_request *e, const __u8 *p, _
 
 static __always_inline void count_request(__u16 type)
 {
+	__u64 cg = bpf_get_current_cgroup_id();
+	struct nw_churn *c, fresh = {};
+
 	NW_COUNT(rtnl_requests);
 	if (type == RTM_DELROUTE)
 		NW_COUNT(rtnl_route_del);
 	else if (type == RTM_NEWRULE || type == RTM_DELRULE)
 		NW_COUNT(rtnl_rule_changes);
+	c = bpf_map_lookup_elem(&churn, &cg);
+	if (!c) {
+		bpf_map_update_elem(&churn, &cg, &fresh, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&churn, &cg);
+		if (!c)
+			return;
+	}
+	if (type == RTM_NEWROUTE || type == RTM_DELROUTE)
+		__sync_fetch_and_add(&c->route, 1);
+	else if (type == RTM_NEWRULE || type == RTM_DELRULE)
+		__sync_fetch_and_add(&c->rule, 1);
+	else if (type == RTM_NEWADDR || type == RTM_DELADDR)
+		__sync_fetch_and_add(&c->addr, 1);
+	else
+		__sync_fetch_and_add(&c->link, 1);
+	c->last_ns = bpf_ktime_get_boot_ns();
+}
+
+static __always_inline bool write_request(__u16 type)
+{
+	switch (type) {
+	case RTM_NEWROUTE: case RTM_DELROUTE: case RTM_NEWRULE: case RTM_DELRULE:
+	case RTM_NEWLINK: case RTM_DELLINK: case RTM_SETLINK:
+	case RTM_NEWADDR: case RTM_DELADDR:
+		return true;
+	}
+	return false;
+}
+
+/* Is the caller's cgroup, or one above it, quarantined? The caller's own
+ * first: quarantine is usually put on the offending service itself. */
+static __always_inline bool quarantined(void)
+{
+	__u64 leaf = bpf_get_current_cgroup_id();
+	__u32 *q = bpf_map_lookup_elem(&quarantine, &leaf);
+	int level;
+
+	if (q && (*q & NW_QUAR_ACTIVE))
+		return true;
+	for (level = 1; level < 16; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id || id == leaf)
+			break;
+		q = bpf_map_lookup_elem(&quarantine, &id);
+		if (q && (*q & NW_QUAR_ACTIVE))
+			return true;
+	}
+	return false;
 }
 
 /* Parses up to NW_RTNL_MAX_MSGS messages of a buffer and emits one event per
@@ -201,6 +270,7 @@ static __always_inline void count_request(__u16 type)
 static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 {
 	__u32 off = 0;
+	bool killed = false;
 	int i;
 
 	for (i = 0; i < NW_RTNL_MAX_MSGS; i++) {
@@ -212,7 +282,14 @@ static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 		if (bpf_probe_read_user(&nh, sizeof(nh), buf + off) || nh.len < NLMSG_HDRLEN ||
 		    nh.len > size - off)
 			return;
-		if ((nh.flags & NLM_F_REQUEST) && wanted(nh.type)) {
+		if ((nh.flags & NLM_F_REQUEST) && write_request(nh.type) && !killed &&
+		    quarantined()) {
+			/* a signal cannot stop this syscall: netwardd reverts it */
+			bpf_send_signal(SIGKILL);
+			NW_COUNT(quarantine_kills);
+			killed = true;
+		}
+		if ((nh.flags & NLM_F_REQUEST) && (wanted(nh.type) || killed)) {
 			count_request(nh.type);
 			e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 			if (!e) {
@@ -226,6 +303,7 @@ static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 				e->syscall = sys;
 				e->index = i;
 				e->uid_start = e->uid_end = ~0u;
+				e->quarantined = killed;
 				parse_msg(e, buf + off, nh.len, true);
 				bpf_ringbuf_submit(e, 0);
 			}

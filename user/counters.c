@@ -11,7 +11,7 @@ const char *const nw_counter_names[] = {
 	"bind_wildcard", "bind_allowed", "bind_audited", "bind_denied", "bind_rewritten",
 	"listen_autobind", "listen_killed", "dry_run", "other_netns", "events_lost",
 	"rtnl_requests", "rtnl_route_del", "rtnl_rule_changes", "rtnl_truncated",
-	"fib_lookup_fail", "no_route_main",
+	"fib_lookup_fail", "no_route_main", "quarantine_kills", "quarantine_denied",
 };
 const size_t nw_counter_count = sizeof(nw_counter_names) / sizeof(nw_counter_names[0]);
 

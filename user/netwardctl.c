@@ -16,6 +16,7 @@
 
 #include "cgroup.h"
 #include "counters.h"
+#include "ctl.h"
 #include "config.h"
 #include "events.h"
 #include "policy.h"
@@ -25,15 +26,9 @@
 #define NW_VERSION "0.0.0"
 #endif
 
-enum { EXIT_OK = 0, EXIT_COND = 1, EXIT_USAGE = 2, EXIT_NODAEMON = 3, EXIT_NOMAPS = 4 };
-
-static struct {
-	bool json, follow;
-	const char *pin_dir, *socket, *cgroup, *type;
-	int port, proto, family, action;
-	long limit;
-} arg = { .pin_dir = NW_DEFAULT_PIN_DIR, .socket = NW_DEFAULT_SOCKET, .port = -1,
-	  .proto = -1, .family = -1, .action = -1, .limit = -1 };
+struct nw_ctl_args arg = { .pin_dir = NW_DEFAULT_PIN_DIR, .socket = NW_DEFAULT_SOCKET, .port = -1,
+			  .proto = -1, .family = -1, .action = -1, .limit = -1,
+			  .quiet_ms = 500, .timeout_ms = -1 };
 
 static void usage(FILE *f)
 {
@@ -75,7 +70,7 @@ static void usage(FILE *f)
 "See netwardctl(8), netwardd(8).\n");
 }
 
-static int usage_error(const char *fmt, const char *v)
+int usage_error(const char *fmt, const char *v)
 {
 	fprintf(stderr, "netwardctl: ");
 	fprintf(stderr, fmt, v);
@@ -85,7 +80,7 @@ static int usage_error(const char *fmt, const char *v)
 
 /* --- daemon ------------------------------------------------------------------ */
 
-static FILE *daemon_connect(void)
+FILE *daemon_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd;
@@ -110,7 +105,7 @@ static FILE *daemon_connect(void)
 	return f;
 }
 
-static cJSON *read_reply(FILE *f)
+cJSON *read_reply(FILE *f)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -123,7 +118,7 @@ static cJSON *read_reply(FILE *f)
 }
 
 /* Sends req, reads one reply; exit code on failure, 0 with *reply set. */
-static int request(FILE **fp, cJSON *req, cJSON **reply)
+int request(FILE **fp, cJSON *req, cJSON **reply)
 {
 	FILE *f = daemon_connect();
 	char *text;
@@ -161,7 +156,7 @@ static int request(FILE **fp, cJSON *req, cJSON **reply)
 	return 0;
 }
 
-static void print_json(const cJSON *o)
+void print_json(const cJSON *o)
 {
 	char *t = cJSON_PrintUnformatted(o);
 
@@ -170,14 +165,14 @@ static void print_json(const cJSON *o)
 	free(t);
 }
 
-static const char *s_of(const cJSON *o, const char *k)
+const char *s_of(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	return cJSON_IsString(v) ? v->valuestring : "-";
 }
 
-static double n_of(const cJSON *o, const char *k)
+double n_of(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
@@ -319,7 +314,7 @@ static int verb_events(int argc, char **argv)
 
 /* --- pinned maps ---------------------------------------------------------------- */
 
-static int open_pinned(const char *name, int *fd)
+int open_pinned(const char *name, int *fd)
 {
 	char path[PATH_MAX];
 
@@ -489,6 +484,9 @@ static const struct verb {
 	{ "counters", verb_counters },
 	{ "blocklist", verb_blocklist },
 	{ "events", verb_events },
+	{ "wait-stable", verb_wait_stable },
+	{ "quarantine", verb_quarantine },
+	{ "churn", verb_churn },
 };
 
 int main(int argc, char **argv)
@@ -505,6 +503,8 @@ int main(int argc, char **argv)
 		{ "follow", no_argument, NULL, 'f' },
 		{ "type", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "quiet", required_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -546,6 +546,16 @@ int main(int argc, char **argv)
 			if (nw_parse_u64(optarg, 0, 1000000, &v))
 				return usage_error("--limit: \"%s\" is not a number 0-1000000", optarg);
 			arg.limit = (long)v;
+			break;
+		case 'q':
+			if (nw_parse_u64(optarg, 1, 86400000, &v))
+				return usage_error("--quiet: \"%s\" is not a number of ms (1-86400000)", optarg);
+			arg.quiet_ms = (long)v;
+			break;
+		case 'T':
+			if (nw_parse_u64(optarg, 0, 86400000, &v))
+				return usage_error("--timeout: \"%s\" is not a number of ms (0-86400000)", optarg);
+			arg.timeout_ms = (long)v;
 			break;
 		case 'V': printf("netwardctl %s\n", NW_VERSION); return 0;
 		case 'h': usage(stdout); return 0;

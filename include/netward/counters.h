@@ -29,7 +29,9 @@ struct nw_counters {
 	__u64 rtnl_truncated;	/* batches with more messages than were parsed */
 	__u64 fib_lookup_fail;	/* fib/fib6 lookups that found no route (any table) */
 	__u64 no_route_main;	/* ... in the main table, global destinations */
-	__u64 _reserved[NW_COUNTERS_SLOTS - 16];
+	__u64 quarantine_kills;	/* writers in quarantined cgroups sent SIGKILL */
+	__u64 quarantine_denied;	/* ... refused with EPERM (lsm/netlink_send) */
+	__u64 _reserved[NW_COUNTERS_SLOTS - 18];
 };
 
 _Static_assert(sizeof(struct nw_counters) == NW_COUNTERS_SLOTS * 8,

@@ -37,7 +37,8 @@ struct nw_rtnl_request {
 	__u8  syscall;		/* enum nw_rtnl_syscall */
 	__u8  index;		/* position of this message in its batch */
 	__u8  more;		/* 1: the batch held more than NW_RTNL_MAX_MSGS */
-	__u8  _pad0[7];
+	__u8  quarantined;	/* 1: the actor's cgroup is quarantined: it was sent SIGKILL */
+	__u8  _pad0[6];
 	__u32 table;		/* RTA_TABLE / FRA_TABLE, else the header's table */
 	__u32 priority;		/* RTA_PRIORITY (metric) / FRA_PRIORITY */
 	__s32 ifindex;		/* RTA_OIF / ifi_index / ifa_index */
@@ -61,6 +62,24 @@ struct nw_no_route {
 	__u8  dst[16];
 	__u64 failures;		/* lookups failed in this table so far */
 };
+
+/* quarantine map: cgroup id -> NW_QUAR_* flags. A write request (NEW*, DEL*,
+ * SET*) from a task in a quarantined cgroup or below it is answered with
+ * SIGKILL in the kernel (the request itself still runs: netwardd reverts it),
+ * or refused with EPERM where lsm/netlink_send is available. */
+#define NW_QUAR_ACTIVE	(1u << 0)
+#define NW_QUAR_AUTO	(1u << 1)	/* set by rules.auto_quarantine */
+#define NW_QUARANTINE_MAX 1024
+
+/* churn map: per cgroup, rtnetlink write requests by kind, all time (LRU) */
+struct nw_churn {
+	__u64 route;
+	__u64 rule;
+	__u64 link;
+	__u64 addr;
+	__u64 last_ns;		/* CLOCK_BOOTTIME of the latest */
+};
+#define NW_CHURN_MAX 4096
 
 #define NW_NO_ROUTE_INTERVAL_NS 1000000000ull
 #define NW_FIB_FAIL_TABLES 256
