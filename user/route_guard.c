@@ -1549,6 +1549,13 @@ static void on_addr(struct nw_route_guard *g, const struct nlmsghdr *nlh, uint64
 static void on_msg(struct nw_route_guard *g, const struct nlmsghdr *nlh, uint64_t t)
 {
 	switch (nlh->nlmsg_type) {
+	case RTM_NEWROUTE: case RTM_DELROUTE: case RTM_NEWLINK: case RTM_DELLINK:
+	case RTM_NEWADDR: case RTM_DELADDR: case RTM_NEWRULE: case RTM_DELRULE:
+		if (g->ops.changed)
+			g->ops.changed(g->ud, nlh);
+		break;
+	}
+	switch (nlh->nlmsg_type) {
 	case RTM_NEWROUTE:
 	case RTM_DELROUTE:
 		g->changes++;
@@ -1594,6 +1601,8 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *ud)
 				 * said, a dump will tell */
 				g->enobufs++;
 				g->changes++;
+				if (g->ops.changed)
+					g->ops.changed(g->ud, NULL);
 				schedule(g, mono_ns(), RESYNC_DELAY_US, true, false, false,
 					 "lost notifications");
 				continue;

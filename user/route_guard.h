@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 #include <systemd/sd-event.h>
+#include <linux/netlink.h>
 
 #include "netward/route_watch.h"
 
@@ -66,6 +67,10 @@ struct nw_route_guard_ops {
 	 * route has been put back (the restore does not need the actor) and
 	 * before the actor is looked up. May be NULL. */
 	void (*drain_requests)(void *ud);
+	/* Every route, rule, link or address notification of the namespace
+	 * (nlh), and NULL when notifications were lost (ENOBUFS): the network
+	 * changed. For the stability barrier and churn accounting. May be NULL. */
+	void (*changed)(void *ud, const struct nlmsghdr *nlh);
 };
 
 struct nw_route_guard;
