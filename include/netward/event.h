@@ -43,6 +43,9 @@ enum nw_event_type {
 	NW_EV_ROUTE_FLAPPING,	/* a protected route is deleted again and again */
 	NW_EV_NO_ROUTE_RAW,	/* kernel -> netwardd only: lookup failure sample */
 	NW_EV_CGROUP_CHANGE,	/* kernel -> netwardd only: a cgroup2 dir made or removed */
+	NW_EV_RULE_RESTORED,
+	NW_EV_RULE_RESTORE_FAILED,
+	NW_EV_RULE_FLAPPING,
 	NW_EV__MAX,
 };
 

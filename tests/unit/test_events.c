@@ -112,6 +112,9 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_ROUTE_FLAPPING] = "route_flapping",
 	[NW_EV_NO_ROUTE_RAW] = "no_route_sample",
 	[NW_EV_CGROUP_CHANGE] = "cgroup_change",
+	[NW_EV_RULE_RESTORED] = "rule_restored",
+	[NW_EV_RULE_RESTORE_FAILED] = "rule_restore_failed",
+	[NW_EV_RULE_FLAPPING] = "rule_flapping",
 };
 
 static void test_type_names(void **state)
