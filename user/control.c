@@ -15,20 +15,27 @@
 
 #define IN_MAX (64 * 1024)
 #define OUT_MAX (4 * 1024 * 1024)
-#define MAX_CLIENTS 64
+/* waiters of wait-stable stay connected: room for many; an idle client
+ * costs no input buffer */
+#define MAX_CLIENTS 256
 
 struct nw_control_client {
 	struct nw_control *ctl;
 	struct nw_control_client *next;
 	sd_event_source *src;
 	int fd;
-	char *in;
-	size_t in_len;
+	char *in;		/* grows up to IN_MAX */
+	size_t in_len, in_cap;
 	char *out;
 	size_t out_len, out_cap;
 	int follow;		/* 0: no; 1: yes */
 	int type_filter;
 	int closing;		/* close once out is flushed */
+	int pending;		/* waits for a deferred reply: input is not handled */
+	int eof;		/* the peer shut down its side: no more input */
+	int kick;		/* run on_client once more (EPOLLOUT) */
+	nw_control_close_cb close_cb;
+	void *close_ud;
 };
 
 struct nw_control {
@@ -46,6 +53,12 @@ static void client_free(struct nw_control_client *c)
 {
 	struct nw_control_client **pp;
 
+	if (c->pending && c->close_cb) {
+		nw_control_close_cb cb = c->close_cb;
+
+		c->close_cb = NULL;
+		cb(c, c->close_ud);
+	}
 	for (pp = &c->ctl->clients; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -57,6 +70,14 @@ static void client_free(struct nw_control_client *c)
 	free(c->in);
 	free(c->out);
 	free(c);
+}
+
+static void update_events(struct nw_control_client *c)
+{
+	/* EPOLLHUP and EPOLLERR come whatever the mask: a waiter that stopped
+	 * sending is still seen going away */
+	sd_event_source_set_io_events(c->src, (c->eof ? 0 : EPOLLIN) |
+					      (c->out_len || c->kick ? EPOLLOUT : 0));
 }
 
 static int flush(struct nw_control_client *c)
@@ -72,7 +93,7 @@ static int flush(struct nw_control_client *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
-	sd_event_source_set_io_events(c->src, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
+	update_events(c);
 	return 0;
 }
 
@@ -147,6 +168,14 @@ static void handle_line(struct nw_control_client *c, char *line)
 	} else {
 		follow = c->ctl->handler(c, req, reply, c->ctl->userdata);
 	}
+	if (follow == 2) {
+		/* the handler answers later */
+		c->pending = 1;
+		c->follow = 0;
+		cJSON_Delete(req);
+		cJSON_Delete(reply);
+		return;
+	}
 	text = cJSON_PrintUnformatted(reply);
 	if (!text || nw_control_client_send(c, text) < 0)
 		c->closing = 1;
@@ -157,45 +186,114 @@ static void handle_line(struct nw_control_client *c, char *line)
 		c->follow = 0;
 }
 
+/* Handles the complete lines received, up to a request that defers its reply. */
+static void handle_lines(struct nw_control_client *c)
+{
+	char *nl;
+
+	while (!c->pending && !c->closing && c->in_len &&
+	       (nl = memchr(c->in, '\n', c->in_len))) {
+		size_t len = (size_t)(nl - c->in) + 1;
+
+		*nl = 0;
+		handle_line(c, c->in);
+		memmove(c->in, c->in + len, c->in_len - len);
+		c->in_len -= len;
+	}
+}
+
 static int on_client(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct nw_control_client *c = userdata;
 	(void)s;
 
+	c->kick = 0;
 	if (revents & EPOLLOUT && flush(c) < 0)
 		goto drop;
-	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+	if (!c->eof && revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		char buf[4096];
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
 			goto drop;
+		if (n == 0)
+			c->eof = 1;
 		if (n > 0) {
-			char *nl;
-
 			if (c->in_len + (size_t)n > IN_MAX) {
 				nw_control_client_send(c,
 					"{\"ok\":false,\"error\":\"request longer than 64 KiB\"}");
 				goto drop;
 			}
+			if (c->in_len + (size_t)n > c->in_cap) {
+				size_t cap = c->in_cap ? c->in_cap : 4096;
+				char *p;
+
+				while (cap < c->in_len + (size_t)n)
+					cap *= 2;
+				if (cap > IN_MAX)
+					cap = IN_MAX;
+				if (!(p = realloc(c->in, cap)))
+					goto drop;
+				c->in = p;
+				c->in_cap = cap;
+			}
 			memcpy(c->in + c->in_len, buf, (size_t)n);
 			c->in_len += (size_t)n;
-			while ((nl = memchr(c->in, '\n', c->in_len))) {
-				size_t len = (size_t)(nl - c->in) + 1;
-
-				*nl = 0;
-				handle_line(c, c->in);
-				memmove(c->in, c->in + len, c->in_len - len);
-				c->in_len -= len;
-			}
 		}
+	}
+	handle_lines(c);
+	if (c->eof) {
+		/* a waiter may shut down its writing side and still read its
+		 * answer; gone entirely (EPOLLHUP) it cancels */
+		if (!c->pending)
+			c->closing = 1;
+		else if (revents & (EPOLLHUP | EPOLLERR))
+			goto drop;
 	}
 	if (c->closing && !c->out_len)
 		goto drop;
+	update_events(c);
 	return 0;
 drop:
 	client_free(c);
 	return 0;
+}
+
+int nw_control_client_reply(struct nw_control_client *c, const cJSON *reply)
+{
+	char *text;
+	int r;
+
+	if (!c->pending)
+		return -EINVAL;
+	c->pending = 0;
+	c->close_cb = NULL;
+	text = cJSON_PrintUnformatted(reply);
+	r = text ? nw_control_client_send(c, text) : -ENOMEM;
+	free(text);
+	if (r < 0)
+		c->closing = 1;
+	/* on_client runs once more: requests that came meanwhile, a peer
+	 * that shut down, a failed send; the client is never freed here */
+	c->kick = 1;
+	update_events(c);
+	return r;
+}
+
+void nw_control_client_set_close_cb(struct nw_control_client *c, nw_control_close_cb cb,
+				    void *ud)
+{
+	c->close_cb = cb;
+	c->close_ud = ud;
+}
+
+unsigned nw_control_pending(const struct nw_control *ctl)
+{
+	unsigned n = 0;
+
+	for (struct nw_control_client *c = ctl->clients; c; c = c->next)
+		n += c->pending == 1;
+	return n;
 }
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -215,8 +313,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 		return 0;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->in = malloc(IN_MAX))) {
-		free(c);
+	if (!c) {
 		close(cfd);
 		return 0;
 	}
@@ -224,7 +321,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	c->fd = cfd;
 	c->type_filter = -1;
 	if (sd_event_add_io(ctl->e, &c->src, cfd, EPOLLIN, on_client, c) < 0) {
-		free(c->in);
 		free(c);
 		close(cfd);
 		return 0;
@@ -286,7 +382,7 @@ int nw_control_open(struct nw_control **out, sd_event *e, const char *path,
 	}
 	if (err)
 		goto cleanup;
-	if (listen(ctl->fd, 16) < 0) {
+	if (listen(ctl->fd, 64) < 0) {
 		err = -errno;
 		goto cleanup;
 	}

@@ -10,7 +10,11 @@ struct nw_control;
 struct nw_control_client;
 
 /* Fills reply (already {"ok":true}); may set "ok" false with "error".
- * Return 1 to make the client a follower after the reply is sent. */
+ * Return 0 to send reply, 1 to send it and make the client a follower
+ * (nw_control_client_follow), or 2 to send nothing now: the answer comes
+ * later with nw_control_client_reply (reply is discarded). A client waiting
+ * for a deferred reply stays connected; its further requests are read but
+ * handled only after that reply. */
 typedef int (*nw_control_handler)(struct nw_control_client *c, const cJSON *req,
 				  cJSON *reply, void *userdata);
 
@@ -24,5 +28,19 @@ void nw_control_broadcast(struct nw_control *ctl, unsigned type, const char *jso
 /* Queues one line (a newline is added) to a client. */
 int nw_control_client_send(struct nw_control_client *c, const char *line);
 unsigned nw_control_followers(const struct nw_control *ctl);
+
+/* Deferred replies (the handler returned 2). Sends reply (the caller keeps
+ * it) to a client that waits for one, and forgets its close callback.
+ * Never frees the client on the spot: it may be used until the callback
+ * returns. -EINVAL when the client waits for nothing. */
+int nw_control_client_reply(struct nw_control_client *c, const cJSON *reply);
+/* cb(c, ud) runs once if c goes away (disconnect, error, nw_control_close)
+ * while it still waits for its deferred reply: cancel what would answer it.
+ * c is valid during the call and freed right after; cb must not reply. */
+typedef void (*nw_control_close_cb)(struct nw_control_client *c, void *ud);
+void nw_control_client_set_close_cb(struct nw_control_client *c, nw_control_close_cb cb,
+				    void *ud);
+/* Clients waiting for a deferred reply. */
+unsigned nw_control_pending(const struct nw_control *ctl);
 
 #endif
