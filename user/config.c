@@ -674,14 +674,266 @@ static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 	return 0;
 }
 
+/* --- rules -------------------------------------------------------------------
+ *
+ * "rules": {
+ *   "storm_threshold": 20,   rule changes within window_ms that make a
+ *   "window_ms": 1000,       rule_storm (1-1000000, 10-3600000)
+ *   "auto_quarantine": false, quarantine the cgroup behind a storm
+ *   "protect_defaults": true, protect the kernel's default rules found at
+ *                            start: IPv4 local 0, main 32766, default 32767;
+ *                            IPv6 local 0, main 32766
+ *   "restore": true,         false: report deletions of protected rules,
+ *                            restore nothing
+ *   "protect": [             more rules to protect, present or added later:
+ *     { "priority": 100,                 each key given must match
+ *       "table": 100,                    "main", "default", "local" or
+ *                                        1-4294967295: the rule's lookup table
+ *       "family": 4,                     absent: both (unless from/to say)
+ *       "uidrange": "1000-1000",         or "1000"
+ *       "fwmark": 1,
+ *       "from": "10.0.0.0/8",            a prefix, an address or "all"
+ *       "to": "192.0.2.0/24",
+ *       "iif": "eth0", "oif": "wg0" } ]  at least one key besides family
+ * }
+ * Anti-flap for protected rules is routes' (max_restores, window_ms,
+ * backoff_*_ms); rules.window_ms is the storm window.
+ */
+
+static int rule_prefix(struct ctx *c, const cJSON *v, const char *path, uint8_t *family,
+		       uint8_t addr[16], uint8_t *len)
+{
+	if (!cJSON_IsString(v))
+		return fail(c, path, "expected a string, got %s", type_name(v));
+	if (!strcmp(v->valuestring, "all")) {
+		*family = 0;
+		*len = 0;
+		memset(addr, 0, 16);
+		return 0;
+	}
+	if (parse_prefix(v->valuestring, family, addr, len))
+		return fail(c, path, "\"%s\" is not an address/prefix or \"all\"", v->valuestring);
+	if (host_bits_set(addr, *len, *family)) {
+		char a[INET6_ADDRSTRLEN];
+
+		clear_host_bits(addr, *len, *family);
+		inet_ntop(*family, addr, a, sizeof(a));
+		return fail(c, path, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a, *len);
+	}
+	return 0;
+}
+
+/* "1000-1000" or "1000" */
+static int get_uidrange(struct ctx *c, const cJSON *v, const char *path, uint32_t *start,
+			uint32_t *end)
+{
+	char buf[32], *dash;
+	uint64_t a, b;
+
+	if (!cJSON_IsString(v))
+		return fail(c, path, "expected a string like \"1000-1000\", got %s", type_name(v));
+	if (strlen(v->valuestring) >= sizeof(buf))
+		return fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
+	strcpy(buf, v->valuestring);
+	if ((dash = strchr(buf, '-')))
+		*dash = 0;
+	/* uid 4294967295 is (uid_t)-1: no such user */
+	if (nw_parse_u64(buf, 0, 4294967294u, &a) ||
+	    (dash && nw_parse_u64(dash + 1, 0, 4294967294u, &b)))
+		return fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
+	if (!dash)
+		b = a;
+	if (a > b)
+		return fail(c, path, "\"%s\": start above end", v->valuestring);
+	*start = (uint32_t)a;
+	*end = (uint32_t)b;
+	return 0;
+}
+
+/* from, to and family agree */
+static int rule_sel_family(struct ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s,
+			   uint8_t from_family, uint8_t to_family)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
+	uint8_t family = 0;
+	char p[256];
+	int err;
+
+	if (f) {
+		join(p, sizeof(p), path, "family");
+		if ((err = get_family(c, f, p, &family)))
+			return err;
+	}
+	if (from_family && to_family && from_family != to_family) {
+		join(p, sizeof(p), path, "to");
+		return fail(c, p, "\"%s\" is not an %s prefix like \"from\"",
+			    cJSON_GetObjectItemCaseSensitive(o, "to")->valuestring,
+			    fam_name(from_family));
+	}
+	if (family && from_family && family != from_family) {
+		join(p, sizeof(p), path, "family");
+		return fail(c, p, "%d does not match \"from\": \"%s\"", family == AF_INET ? 4 : 6,
+			    cJSON_GetObjectItemCaseSensitive(o, "from")->valuestring);
+	}
+	if (family && to_family && family != to_family) {
+		join(p, sizeof(p), path, "family");
+		return fail(c, p, "%d does not match \"to\": \"%s\"", family == AF_INET ? 4 : 6,
+			    cJSON_GetObjectItemCaseSensitive(o, "to")->valuestring);
+	}
+	s->family = family ? family : from_family ? from_family : to_family;
+	return 0;
+}
+
+static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s)
+{
+	static const char *const keys[] = { "priority", "table", "family", "uidrange", "fwmark",
+					    "from", "to", "iif", "oif", NULL };
+	uint8_t from_family = 0, to_family = 0;
+	const cJSON *v;
+	char p[256];
+	uint64_t u;
+	int err;
+
+	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "priority"))) {
+		join(p, sizeof(p), path, "priority");
+		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+			return err;
+		s->has_priority = true;
+		s->priority = (uint32_t)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "table"))) {
+		join(p, sizeof(p), path, "table");
+		if ((err = get_table(c, v, p, &s->table)))
+			return err;
+		s->has_table = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "uidrange"))) {
+		join(p, sizeof(p), path, "uidrange");
+		if ((err = get_uidrange(c, v, p, &s->uid_start, &s->uid_end)))
+			return err;
+		s->has_uidrange = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fwmark"))) {
+		join(p, sizeof(p), path, "fwmark");
+		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+			return err;
+		s->has_fwmark = true;
+		s->fwmark = (uint32_t)u;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "from"))) {
+		join(p, sizeof(p), path, "from");
+		if ((err = rule_prefix(c, v, p, &from_family, s->from, &s->from_len)))
+			return err;
+		s->has_from = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "to"))) {
+		join(p, sizeof(p), path, "to");
+		if ((err = rule_prefix(c, v, p, &to_family, s->to, &s->to_len)))
+			return err;
+		s->has_to = true;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "iif"))) {
+		join(p, sizeof(p), path, "iif");
+		if ((err = get_dev(c, v, p, s->iif)))
+			return err;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "oif"))) {
+		join(p, sizeof(p), path, "oif");
+		if ((err = get_dev(c, v, p, s->oif)))
+			return err;
+	}
+	if ((err = rule_sel_family(c, o, path, s, from_family, to_family)))
+		return err;
+	/* {} or {"family": 4} would protect every rule, foreign churn included */
+	if (!s->has_priority && !s->has_table && !s->has_uidrange && !s->has_fwmark &&
+	    !s->has_from && !s->has_to && !s->iif[0] && !s->oif[0])
+		return fail(c, path, "needs at least one of priority, table, uidrange, fwmark, "
+				     "from, to, iif, oif");
+	return 0;
+}
+
+static int parse_rule_protect(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
+{
+	int n = cJSON_GetArraySize(v), err;
+
+	if (!cJSON_IsArray(v))
+		return fail(c, "rules.protect", "expected an array, got %s", type_name(v));
+	if (n > NW_RULES_PROTECT_MAX)
+		return fail(c, "rules.protect", "%d entries, at most %d", n, NW_RULES_PROTECT_MAX);
+	if (!n)
+		return 0;
+	r->protect_rules = calloc((size_t)n, sizeof(*r->protect_rules));
+	if (!r->protect_rules)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "rules.protect[%d]", i);
+		r->n_protect_rules++;
+		if ((err = parse_rule_sel(c, cJSON_GetArrayItem(v, i), p, &r->protect_rules[i])))
+			return err;
+	}
+	return 0;
+}
+
+static int get_rules_u32(struct ctx *c, const cJSON *o, const char *key, double min, double max,
+			 uint32_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[64];
+	uint64_t u;
+	int err;
+
+	if (!v)
+		return 0;
+	join(p, sizeof(p), "rules", key);
+	if ((err = get_uint(c, v, p, min, max, &u)))
+		return err;
+	*out = (uint32_t)u;
+	return 0;
+}
+
+static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
+{
+	static const char *const keys[] = { "storm_threshold", "window_ms", "protect",
+					    "auto_quarantine", "protect_defaults", "restore", NULL };
+	struct nw_route_guard_cfg *r = &cfg->routes;
+	const cJSON *v;
+	int err;
+
+	if (cJSON_IsNull(o))
+		return 0;
+	if ((err = want_object(c, o, "rules")) || (err = check_keys(c, o, "rules", keys)))
+		return err;
+	if ((err = get_rules_u32(c, o, "storm_threshold", 1, 1000000,
+				 &cfg->rules_cfg.storm_threshold)) ||
+	    (err = get_rules_u32(c, o, "window_ms", 10, 3600000, &cfg->rules_cfg.window_ms)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "auto_quarantine")) &&
+	    (err = get_bool(c, v, "rules.auto_quarantine", &cfg->rules_cfg.auto_quarantine)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect_defaults")) &&
+	    (err = get_bool(c, v, "rules.protect_defaults", &r->protect_default_rules)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "restore")) &&
+	    (err = get_bool(c, v, "rules.restore", &r->restore_rules)))
+		return err;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) &&
+	    (err = parse_rule_protect(c, v, r)))
+		return err;
+	return 0;
+}
+
 static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
 {
 	static const char *const top[] = { "netns", "bpf", "control", "binds", "routes",
 					   "rules", "probes", "recovery", "tunnels", "segw",
 					   "metrics", "log", NULL };
 	/* in SPEC.md, handled by later versions: type-checked, then ignored */
-	static const char *const later[] = { "rules", "probes", "recovery", "tunnels", "segw",
-					     "metrics", NULL };
+	static const char *const later[] = { "probes", "recovery", "tunnels", "segw", "metrics",
+					     NULL };
 	const cJSON *v, *s;
 	uint64_t u;
 	int err;
@@ -734,6 +986,8 @@ static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
 		return err;
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "routes")) && (err = parse_routes(c, s, cfg)))
 		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "rules")) && (err = parse_rules(c, s, cfg)))
+		return err;
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "log"))) {
 		static const char *const keys[] = { "level", "history", NULL };
 
@@ -781,6 +1035,11 @@ void nw_cfg_defaults(struct nw_cfg *cfg)
 	cfg->routes.window_ms = 10000;
 	cfg->routes.backoff_min_ms = 100;
 	cfg->routes.backoff_max_ms = 30000;
+	cfg->routes.protect_default_rules = true;
+	cfg->routes.restore_rules = true;
+	cfg->rules_cfg.storm_threshold = 20;
+	cfg->rules_cfg.window_ms = 1000;
+	cfg->rules_cfg.auto_quarantine = false;
 }
 
 void nw_cfg_free(struct nw_cfg *cfg)
@@ -792,6 +1051,7 @@ void nw_cfg_free(struct nw_cfg *cfg)
 	free(cfg->socket);
 	free(cfg->bind_cgroup);
 	free(cfg->routes.protect);
+	free(cfg->routes.protect_rules);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -17,6 +17,7 @@
 #define NW_CONFIG_MAX_BYTES (1024 * 1024)
 #define NW_ERR_LEN 512
 #define NW_ROUTES_PROTECT_MAX 256
+#define NW_RULES_PROTECT_MAX 256
 
 struct nw_cfg_bind_rule {
 	char *cgroup;		/* NULL: any cgroup */
@@ -24,6 +25,15 @@ struct nw_cfg_bind_rule {
 	uint8_t proto;		/* 0: any */
 	uint8_t family;		/* 0: any */
 	uint8_t action;
+};
+
+/* "rules": rule churn (storm detection, auto-quarantine). What the route
+ * guard protects (protect, protect_defaults, restore) goes to
+ * nw_cfg.routes (protect_rules, protect_default_rules, restore_rules). */
+struct nw_cfg_rules {
+	uint32_t storm_threshold;	/* rule changes within window_ms: a rule_storm */
+	uint32_t window_ms;
+	bool auto_quarantine;		/* quarantine the cgroup behind a storm */
 };
 
 struct nw_cfg {
@@ -39,8 +49,10 @@ struct nw_cfg {
 	int log_level;
 	size_t history;
 	/* routes: the route guard's settings (dry_run comes from the command
-	 * line); protect is malloc'ed */
+	 * line); protect is malloc'ed. The rules section's protected rules
+	 * are filled in here too (protect_rules is malloc'ed). */
 	struct nw_route_guard_cfg routes;
+	struct nw_cfg_rules rules_cfg;
 	/* sections of SPEC.md accepted but not acted on by this version */
 	char pending[128];
 };

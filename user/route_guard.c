@@ -26,6 +26,11 @@
  * - IPv6 multipath routes are sets of routes sharing one key: the kernel
  *   can remove one nexthop of them; only the missing nexthops are added
  *   back (NLM_F_APPEND).
+ * - Routing-policy rules get the same treatment (the kernel's default rules
+ *   found at start, rules.protect): RTM_DELRULE of a protected rule puts it
+ *   back with NLM_F_CREATE|NLM_F_EXCL, under the same anti-flap, dry-run
+ *   and observe-only modes. Every rule change, protected or not, is
+ *   reported with its actor (rule_added, rule_deleted).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -37,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/rtnetlink.h>
 
 #include "events.h"
@@ -44,8 +50,13 @@
 #include "rtnl.h"
 #include "util.h"
 
-#define NOTES 256			/* rtnetlink requests remembered */
-#define NOTE_WINDOW_NS 1000000000ull	/* ... for about a second */
+/* rtnetlink requests remembered: at least as many as the ring buffer can
+ * hold, so a burst read in one go keeps every actor (a smaller ring lost
+ * the older ones: 256 named only 33 % of a 1000-request burst) */
+#define NOTES 4096
+#define NOTE_WINDOW_NS 5000000000ull	/* ... for a few seconds: a busy daemon lags */
+_Static_assert(NOTES >= NW_EVENTS_BYTES / sizeof(struct nw_rtnl_request),
+	       "the notes must cover a full ring buffer of requests");
 #define REQ_TIMEOUT_MS 200		/* one restore: the kernel answers in µs */
 #define DUMP_TIMEOUT_MS 3000
 #define RECONCILE_DELAY_US 1000		/* coalesce a burst of link/address events */
@@ -137,6 +148,30 @@ struct prot {
 	struct nw_rt *cand;
 };
 
+/* A protected routing-policy rule: the same life as a protected route,
+ * without devices (a rule naming a missing iif/oif is only "detached"). */
+struct rprot {
+	struct nw_route_guard *g;
+	struct nw_rule rule;
+	bool learned;		/* a kernel default rule found at start */
+	bool config;		/* a rules.protect selector picks it */
+	enum pstate state;
+	uint64_t deleted_ns;	/* CLOCK_MONOTONIC: when its deletion was read */
+	uint64_t pending_ns;
+	uint64_t deletions, restores, failures;
+	unsigned retries;
+	unsigned echoes;	/* our own restores whose RTM_NEWRULE is still to come */
+	bool failure_reported;
+	int last_err;
+	char last_err_msg[160];
+	struct actor actor;	/* of the last deletion */
+	struct nw_flap flap;
+	uint64_t backoff_until_ns;
+	uint32_t backoff_ms;
+	sd_event_source *timer;
+	bool seen;		/* in the latest dump */
+};
+
 struct fallback {
 	bool installed;
 	struct nw_rt rt;
@@ -170,6 +205,11 @@ struct nw_route_guard {
 	uint64_t changes, deletions, restores, failures, resyncs, enobufs, reconciles,
 		 flap_episodes, unsupported, recv_errors, dump_errors;
 	int last_dump_err;
+	/* routing-policy rules */
+	struct rprot **rprot;
+	size_t n_rprot, cap_rprot;
+	uint64_t rules_added, rules_deleted, rule_deletions, rule_restores, rule_failures,
+		 rule_flap_episodes, rule_resyncs;
 };
 
 static uint64_t mono_ns(void)
@@ -181,6 +221,13 @@ static bool may_restore(const struct nw_route_guard *g)
 {
 	return g->cfg.restore && !g->cfg.dry_run;
 }
+
+static bool may_restore_rules(const struct nw_route_guard *g)
+{
+	return g->cfg.restore_rules && !g->cfg.dry_run;
+}
+
+static void rule_retry_pending(struct nw_route_guard *g, uint64_t t);
 
 static int fam_idx(uint8_t family)
 {
@@ -273,9 +320,11 @@ bool nw_route_request_causes(const struct nw_rtnl_request *r, const struct nw_rt
 	}
 }
 
-int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
-			  const struct nw_rt *rt, uint64_t now_ns, uint64_t window_ns,
-			  bool (*match)(const struct nw_rtnl_request *, const struct nw_rt *))
+/* The newest request within the window that match(r, obj) accepts,
+ * preferring one not used yet. */
+static int find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
+			uint64_t now_ns, uint64_t window_ns,
+			bool (*match)(const struct nw_rtnl_request *, const void *), const void *obj)
 {
 	int best = -1;
 	bool best_used = true;
@@ -284,7 +333,7 @@ int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, 
 		const struct nw_rtnl_request *r = &reqs[i];
 		bool u = used && used[i];
 
-		if (r->hdr.ts_ns > now_ns || now_ns - r->hdr.ts_ns > window_ns || !match(r, rt))
+		if (r->hdr.ts_ns > now_ns || now_ns - r->hdr.ts_ns > window_ns || !match(r, obj))
 			continue;
 		/* an unused one beats a used one; then the newest */
 		if (best < 0 || (best_used && !u) ||
@@ -294,6 +343,117 @@ int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, 
 		}
 	}
 	return best;
+}
+
+struct rt_match {
+	bool (*fn)(const struct nw_rtnl_request *, const struct nw_rt *);
+	const struct nw_rt *rt;
+};
+
+static bool rt_match_cb(const struct nw_rtnl_request *r, const void *obj)
+{
+	const struct rt_match *m = obj;
+
+	return m->fn(r, m->rt);
+}
+
+int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
+			  const struct nw_rt *rt, uint64_t now_ns, uint64_t window_ns,
+			  bool (*match)(const struct nw_rtnl_request *, const struct nw_rt *))
+{
+	struct rt_match m = { match, rt };
+
+	return find_request(reqs, used, n, now_ns, window_ns, rt_match_cb, &m);
+}
+
+/* --- pure parts: rules ------------------------------------------------------ */
+
+bool nw_rule_sel_match(const struct nw_rule_sel *s, const struct nw_rule *rule)
+{
+	if ((s->family && s->family != rule->family) ||
+	    (s->has_priority && s->priority != rule->priority) ||
+	    (s->has_table && s->table != rule->table) ||
+	    (s->has_fwmark && s->fwmark != rule->fwmark))
+		return false;
+	if (s->has_uidrange && (!rule->has_uid_range || s->uid_start != rule->uid_start ||
+				s->uid_end != rule->uid_end))
+		return false;
+	/* a prefix is of one family: the selector's family comes from it */
+	if (s->has_from && (s->from_len != rule->src_len ||
+			    (s->from_len && s->family != rule->family) ||
+			    !nw_prefix_equal(s->from, rule->src, s->from_len)))
+		return false;
+	if (s->has_to && (s->to_len != rule->dst_len ||
+			  (s->to_len && s->family != rule->family) ||
+			  !nw_prefix_equal(s->to, rule->dst, s->to_len)))
+		return false;
+	return (!s->iif[0] || !strcmp(s->iif, rule->iifname)) &&
+	       (!s->oif[0] || !strcmp(s->oif, rule->oifname));
+}
+
+bool nw_rule_is_default(const struct nw_rule *rule)
+{
+	static const struct { uint32_t priority, table; } defaults[] = {
+		{ 0, RT_TABLE_LOCAL }, { 32766, RT_TABLE_MAIN }, { 32767, RT_TABLE_DEFAULT },
+	};
+	struct nw_rule bare;
+
+	for (size_t i = 0; i < NW_ARRAY_SIZE(defaults); i++) {
+		if (rule->priority != defaults[i].priority || rule->table != defaults[i].table)
+			continue;
+		/* "from all lookup T": nothing but the lookup */
+		memset(&bare, 0, sizeof(bare));
+		bare.family = rule->family;
+		bare.action = FR_ACT_TO_TBL;
+		bare.table = rule->table;
+		bare.priority = rule->priority;
+		bare.suppress_prefixlen = bare.suppress_ifgroup = NW_RULE_NONE;
+		return nw_rule_same_key(&bare, rule) && !(rule->flags & FIB_RULE_INVERT);
+	}
+	return false;
+}
+
+bool nw_rule_request_matches(const struct nw_rtnl_request *r, uint16_t type,
+			     const struct nw_rule *rule)
+{
+	/* 0 (and ~0 for the uid range): the request did not say; a deletion
+	 * names as few fields as it likes, an addition leaves the priority
+	 * to the kernel */
+	if (r->nlmsg_type != type || r->family != rule->family ||
+	    (r->priority && r->priority != rule->priority) ||
+	    (r->table && r->table != rule->table) ||
+	    (r->rtm_type && r->rtm_type != rule->action) ||
+	    (r->src_len && r->src_len != rule->src_len) ||
+	    (r->fwmark && r->fwmark != rule->fwmark))
+		return false;
+	if (r->dst_len && (r->dst_len != rule->dst_len ||
+			   !nw_prefix_equal(r->dst, rule->dst, rule->dst_len)))
+		return false;
+	if (r->uid_start != ~0u && (!rule->has_uid_range || r->uid_start != rule->uid_start ||
+				    r->uid_end != rule->uid_end))
+		return false;
+	return true;
+}
+
+struct rule_match {
+	uint16_t type;
+	const struct nw_rule *rule;
+};
+
+static bool rule_match_cb(const struct nw_rtnl_request *r, const void *obj)
+{
+	const struct rule_match *m = obj;
+
+	return nw_rule_request_matches(r, m->type, m->rule);
+}
+
+int nw_rule_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
+			 const struct nw_rule *rule, uint16_t type, uint64_t now_ns,
+			 uint64_t window_ns)
+{
+	struct rule_match m = { type, rule };
+
+	return find_request(reqs, used, n, now_ns, window_ns, rule_match_cb, &m);
 }
 
 uint32_t nw_route_backoff_ms(unsigned level, uint32_t min_ms, uint32_t max_ms)
@@ -1164,6 +1324,7 @@ static void retry_pending(struct nw_route_guard *g, uint64_t t)
 	for (size_t i = 0; i < g->n_prot; i++)
 		if (g->prot[i]->state == P_PENDING)
 			retry_one(g, g->prot[i], t);
+	rule_retry_pending(g, t);
 }
 
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *ud)
@@ -1171,6 +1332,570 @@ static int on_retry_timer(sd_event_source *s, uint64_t usec, void *ud)
 	(void)s;
 	(void)usec;
 	retry_pending(ud, mono_ns());
+	return 0;
+}
+
+/* --- routing-policy rules ----------------------------------------------------
+ *
+ * The kernel's default rules found at start (rules.protect_defaults) and
+ * the rules rules.protect selects, present or added later, are snapshotted
+ * and put back with NLM_F_CREATE|NLM_F_EXCL when deleted (systemd-networkd
+ * deletes foreign rules, 32766/32767 included, on restart). Every rule
+ * addition and deletion, protected or not, is reported with its actor
+ * (rule_added, rule_deleted): rule churn is what breaks browsers. Rules do
+ * not vanish silently with links or addresses: only a resync after lost
+ * notifications dumps them.
+ */
+
+static bool rule_sel_any(const struct nw_route_guard *g, const struct nw_rule *rule)
+{
+	for (size_t i = 0; i < g->cfg.n_protect_rules; i++)
+		if (nw_rule_sel_match(&g->cfg.protect_rules[i], rule))
+			return true;
+	return false;
+}
+
+static bool rule_learnable(const struct nw_route_guard *g, const struct nw_rule *rule)
+{
+	return g->cfg.protect_default_rules && nw_rule_is_default(rule);
+}
+
+static bool rules_wanted(const struct nw_route_guard *g)
+{
+	return g->cfg.protect_default_rules || g->cfg.n_protect_rules || g->n_rprot;
+}
+
+static struct rprot *rprot_find(struct nw_route_guard *g, const struct nw_rule *rule)
+{
+	for (size_t i = 0; i < g->n_rprot; i++)
+		if (nw_rule_same_key(&g->rprot[i]->rule, rule))
+			return g->rprot[i];
+	return NULL;
+}
+
+static struct rprot *rprot_add(struct nw_route_guard *g, const struct nw_rule *rule, bool learned)
+{
+	struct rprot *p;
+
+	if (g->n_rprot >= MAX_PROTECTED)
+		return NULL;
+	if (g->n_rprot == g->cap_rprot) {
+		size_t cap = g->cap_rprot ? g->cap_rprot * 2 : 8;
+		struct rprot **n = realloc(g->rprot, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		g->rprot = n;
+		g->cap_rprot = cap;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p || nw_flap_init(&p->flap, g->cfg.max_restores)) {
+		free(p);
+		return NULL;
+	}
+	p->g = g;
+	p->rule = *rule;
+	p->learned = learned;
+	p->config = rule_sel_any(g, rule);
+	g->rprot[g->n_rprot++] = p;
+	return p;
+}
+
+static void rprot_free(struct rprot *p)
+{
+	sd_event_source_disable_unref(p->timer);
+	nw_flap_free(&p->flap);
+	free(p);
+}
+
+static void rprot_drop(struct nw_route_guard *g, struct rprot *p)
+{
+	for (size_t i = 0; i < g->n_rprot; i++)
+		if (g->rprot[i] == p) {
+			memmove(&g->rprot[i], &g->rprot[i + 1],
+				(g->n_rprot - i - 1) * sizeof(*g->rprot));
+			g->n_rprot--;
+			break;
+		}
+	rprot_free(p);
+}
+
+/* "IPv4 rule 32766: from all lookup main" */
+static void describe_rule(const struct nw_rule *rule, char *buf, size_t size)
+{
+	char text[384];
+
+	nw_rule_str(rule, text, sizeof(text));
+	snprintf(buf, size, "IPv%d rule %u: %s", rule->family == AF_INET ? 4 : 6, rule->priority,
+		 text);
+}
+
+static void add_rule(cJSON *ev, const struct nw_rule *rule)
+{
+	char text[384], an[4], pr[4];
+
+	cJSON_AddNumberToObject(ev, "family", rule->family == AF_INET ? 4 : 6);
+	cJSON_AddNumberToObject(ev, "priority", rule->priority);
+	cJSON_AddNumberToObject(ev, "table", rule->table);
+	cJSON_AddStringToObject(ev, "action", nw_rule_action_name(rule->action, an));
+	nw_rule_str(rule, text, sizeof(text));
+	cJSON_AddStringToObject(ev, "rule", text);
+	cJSON_AddStringToObject(ev, "protocol", nw_rt_proto_name(rule->protocol, pr));
+	if (rule->has_uid_range) {
+		snprintf(text, sizeof(text), "%u-%u", rule->uid_start, rule->uid_end);
+		cJSON_AddStringToObject(ev, "uidrange", text);
+	}
+	if (rule->fwmark || rule->fwmask)
+		cJSON_AddNumberToObject(ev, "fwmark", rule->fwmark);
+	if (rule->iifname[0])
+		cJSON_AddStringToObject(ev, "iif", rule->iifname);
+	if (rule->oifname[0])
+		cJSON_AddStringToObject(ev, "oif", rule->oifname);
+	if (rule->action == FR_ACT_GOTO)
+		cJSON_AddNumberToObject(ev, "goto", rule->goto_target);
+}
+
+static cJSON *rule_event(struct nw_route_guard *g, unsigned type, const struct nw_rule *rule)
+{
+	cJSON *ev = nw_event_new(type, g->netns);
+
+	if (ev)
+		add_rule(ev, rule);
+	return ev;
+}
+
+static void drain(struct nw_route_guard *g)
+{
+	if (!g->drained && g->ops.drain_requests) {
+		g->ops.drain_requests(g->ud);
+		g->drained = true;
+	}
+}
+
+/* Who added (RTM_NEWRULE) or deleted (RTM_DELRULE) rule: one request, one change. */
+static void rule_find_actor(struct nw_route_guard *g, const struct nw_rule *rule, uint16_t type,
+			    struct actor *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	drain(g);
+	i = nw_rule_find_request(g->notes, g->used, g->n_notes, rule, type,
+				 nw_now_ns(CLOCK_BOOTTIME), NOTE_WINDOW_NS);
+	if (i < 0)
+		return;
+	g->used[i] = true;
+	actor_from(a, &g->notes[i]);
+}
+
+static int send_rule(struct nw_route_guard *g, const struct nw_rule *rule, char *ext,
+		     size_t extlen)
+{
+	char buf[NW_RTNL_MSG_MAX];
+	struct nlmsghdr *nlh = nw_rule_build(rule, buf, sizeof(buf), RTM_NEWRULE,
+					     NLM_F_CREATE | NLM_F_EXCL, 0);
+
+	if (!nlh)
+		return -EMSGSIZE;
+	return nw_rtnl_request(g->req, nlh, REQ_TIMEOUT_MS, ext, extlen);
+}
+
+static void rset_present(struct rprot *p)
+{
+	p->state = P_PRESENT;
+	p->retries = 0;
+	p->failure_reported = false;
+	p->backoff_until_ns = 0;
+	sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+}
+
+/* One restore attempt, now: 0 put back, -EEXIST somebody was first. */
+static void rule_restore_now(struct nw_route_guard *g, struct rprot *p, uint64_t t,
+			     struct outcome *o)
+{
+	uint64_t now;
+	int r;
+
+	r = send_rule(g, &p->rule, o->ext, sizeof(o->ext));
+	now = mono_ns();
+	o->err = r;
+	o->latency_us = (now - t) / NSEC_PER_USEC;
+	if (r == 0 || r == -EEXIST) {
+		o->action = r ? A_ALREADY : A_RESTORED;
+		if (p->state == P_PENDING)
+			o->pending_ms = (now - p->pending_ns) / NSEC_PER_MSEC;
+		if (!r) {
+			p->restores++;
+			g->rule_restores++;
+			p->echoes++;	/* its RTM_NEWRULE is ours, not news */
+			nw_flap_record(&p->flap, now);
+		}
+		rset_present(p);
+		return;
+	}
+	o->action = A_FAILED;
+	p->failures++;
+	g->rule_failures++;
+	p->last_err = r;
+	snprintf(p->last_err_msg, sizeof(p->last_err_msg), "%s", o->ext[0] ? o->ext : strerror(-r));
+	if (p->state != P_PENDING) {
+		p->pending_ns = now;
+		p->retries = 0;
+	}
+	p->state = P_PENDING;
+	p->retries++;
+	arm_retry(g, p->retries);
+}
+
+static int on_rule_backoff_timer(sd_event_source *s, uint64_t usec, void *ud);
+
+static void rule_backoff(struct nw_route_guard *g, struct rprot *p, uint32_t ms,
+			 struct outcome *o)
+{
+	o->action = A_BACKOFF;
+	o->backoff_ms = ms;
+	p->state = P_BACKOFF;
+	p->backoff_ms = ms;
+	p->backoff_until_ns = mono_ns() + ms * NSEC_PER_MSEC;
+	if (!p->timer &&
+	    sd_event_add_time_relative(g->e, &p->timer, CLOCK_MONOTONIC, 0, 1000,
+				       on_rule_backoff_timer, p) < 0) {
+		/* no timer, no backoff: better restore than stay down */
+		rule_restore_now(g, p, p->deleted_ns, o);
+		return;
+	}
+	sd_event_source_set_time_relative(p->timer, (uint64_t)ms * 1000);
+	sd_event_source_set_enabled(p->timer, SD_EVENT_ONESHOT);
+}
+
+/* The rule is gone: decide and act before talking about it. */
+static void rule_decide(struct nw_route_guard *g, struct rprot *p, uint64_t t, struct outcome *o)
+{
+	uint32_t ms;
+
+	memset(o, 0, sizeof(*o));
+	if (!g->cfg.restore_rules) {
+		o->action = A_OBSERVE;
+		p->state = P_MISSING;
+	} else if (g->cfg.dry_run) {
+		o->action = A_DRY_RUN;
+		p->state = P_MISSING;
+	} else if (p->state == P_BACKOFF) {
+		o->action = A_WAITING;
+		o->backoff_ms = p->backoff_ms;
+	} else if ((ms = nw_flap_decide(&p->flap, mono_ns(), &g->cfg, &o->alarm))) {
+		rule_backoff(g, p, ms, o);
+	} else {
+		rule_restore_now(g, p, t, o);
+	}
+}
+
+static void emit_rule_deleted(struct nw_route_guard *g, struct rprot *p, const struct nw_rule *gone,
+			      const char *reason, const struct outcome *o)
+{
+	char desc[512], msg[768];
+	cJSON *ev = rule_event(g, NW_EV_RULE_DELETED, gone);
+
+	if (!ev)
+		return;
+	describe_rule(gone, desc, sizeof(desc));
+	cJSON_AddBoolToObject(ev, "protected", 1);
+	cJSON_AddStringToObject(ev, "reason", reason);
+	/* "action" is the rule's; what the guard does about it: */
+	cJSON_AddStringToObject(ev, "response", action_names[o->action]);
+	cJSON_AddStringToObject(ev, "origin", p->learned ? "learned" : "config");
+	add_actor(ev, &p->actor);
+	switch (o->action) {
+	case A_DRY_RUN:
+		cJSON_AddBoolToObject(ev, "dry_run", 1);
+		snprintf(msg, sizeof(msg), "%s: deleted: dry-run, not restored", desc);
+		break;
+	case A_OBSERVE:
+		snprintf(msg, sizeof(msg), "%s: deleted: rules.restore is false, not restored", desc);
+		break;
+	case A_BACKOFF:
+	case A_WAITING:
+		snprintf(msg, sizeof(msg), "%s: deleted: flapping, restore in %u ms", desc,
+			 o->backoff_ms);
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "%s: %s", desc,
+			 strcmp(reason, "deleted") ? "gone while notifications were lost" : "deleted");
+		break;
+	}
+	cJSON_AddStringToObject(ev, "message", msg);
+	emit(g, NW_EV_RULE_DELETED, ev);
+}
+
+static void emit_rule_outcome(struct nw_route_guard *g, struct rprot *p, const struct outcome *o)
+{
+	bool ok = o->action == A_RESTORED || o->action == A_ALREADY;
+	char desc[512], msg[768];
+	unsigned type;
+	cJSON *ev;
+
+	describe_rule(&p->rule, desc, sizeof(desc));
+	if (o->action == A_DRY_RUN) {
+		/* the rule_restored that would have been, marked dry_run */
+		if (!(ev = rule_event(g, NW_EV_RULE_RESTORED, &p->rule)))
+			return;
+		cJSON_AddBoolToObject(ev, "dry_run", 1);
+		snprintf(msg, sizeof(msg), "%s: dry-run, would restore it (NLM_F_CREATE|NLM_F_EXCL)",
+			 desc);
+		cJSON_AddStringToObject(ev, "message", msg);
+		emit(g, NW_EV_RULE_RESTORED, ev);
+		return;
+	}
+	if (!ok && o->action != A_FAILED)
+		return;
+	/* one rule_restore_failed per pending spell, not one per retry */
+	if (!ok && p->failure_reported)
+		return;
+	p->failure_reported |= !ok;
+	type = ok ? NW_EV_RULE_RESTORED : NW_EV_RULE_RESTORE_FAILED;
+	if (!(ev = rule_event(g, type, &p->rule)))
+		return;
+	if (ok) {
+		cJSON_AddNumberToObject(ev, "latency_us", (double)o->latency_us);
+		cJSON_AddNumberToObject(ev, "restores", (double)p->restores);
+		if (o->action == A_ALREADY)
+			cJSON_AddBoolToObject(ev, "already_present", 1);
+		if (o->pending_ms)
+			cJSON_AddNumberToObject(ev, "pending_ms", (double)o->pending_ms);
+		snprintf(msg, sizeof(msg), "%s: %s in %llu us", desc,
+			 o->action == A_ALREADY ? "already back" : "restored",
+			 (unsigned long long)o->latency_us);
+	} else {
+		cJSON_AddStringToObject(ev, "error", p->last_err_msg);
+		cJSON_AddNumberToObject(ev, "errno", -o->err);
+		cJSON_AddBoolToObject(ev, "pending", 1);
+		snprintf(msg, sizeof(msg), "%s: restore failed (%s): retried periodically", desc,
+			 p->last_err_msg);
+	}
+	cJSON_AddStringToObject(ev, "message", msg);
+	emit(g, type, ev);
+}
+
+static void emit_rule_flapping(struct nw_route_guard *g, struct rprot *p, const struct outcome *o)
+{
+	uint32_t n = nw_flap_count(&p->flap, mono_ns(), (uint64_t)g->cfg.window_ms * NSEC_PER_MSEC);
+	char desc[512], msg[768];
+	cJSON *ev = rule_event(g, NW_EV_RULE_FLAPPING, &p->rule);
+
+	if (!ev)
+		return;
+	g->rule_flap_episodes++;
+	describe_rule(&p->rule, desc, sizeof(desc));
+	cJSON_AddNumberToObject(ev, "count", n);
+	cJSON_AddNumberToObject(ev, "deletions", (double)p->deletions);
+	cJSON_AddNumberToObject(ev, "window_ms", g->cfg.window_ms);
+	cJSON_AddNumberToObject(ev, "backoff_ms", o->backoff_ms);
+	add_actor(ev, &p->actor);
+	if (p->actor.known)
+		snprintf(msg, sizeof(msg), "%s: restored %u times within %u ms, deleted again by pid "
+			 "%u (%s): restores back off", desc, n, g->cfg.window_ms, p->actor.pid,
+			 p->actor.comm);
+	else
+		snprintf(msg, sizeof(msg), "%s: restored %u times within %u ms, deleted again by an "
+			 "unknown actor: restores back off", desc, n, g->cfg.window_ms);
+	cJSON_AddStringToObject(ev, "message", msg);
+	emit(g, NW_EV_RULE_FLAPPING, ev);
+}
+
+/* A protected rule went away. gone: what the kernel said (the snapshot
+ * when a dump found it missing). */
+static void rule_lost(struct nw_route_guard *g, struct rprot *p, const struct nw_rule *gone,
+		      uint64_t t, const char *reason)
+{
+	struct nw_rule was = *gone;
+	struct outcome o;
+
+	p->deletions++;
+	g->rule_deletions++;
+	p->deleted_ns = t;
+	rule_decide(g, p, t, &o);
+	rule_find_actor(g, &was, RTM_DELRULE, &p->actor);
+	emit_rule_deleted(g, p, &was, reason, &o);
+	emit_rule_outcome(g, p, &o);
+	if (o.alarm)
+		emit_rule_flapping(g, p, &o);
+}
+
+static int on_rule_backoff_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct rprot *p = ud;
+	struct nw_route_guard *g = p->g;
+	struct outcome o = { 0 };
+	(void)s;
+	(void)usec;
+
+	if (p->state != P_BACKOFF)
+		return 0;
+	if (!may_restore_rules(g)) {
+		p->state = P_MISSING;
+		return 0;
+	}
+	rule_restore_now(g, p, p->deleted_ns, &o);
+	emit_rule_outcome(g, p, &o);
+	return 0;
+}
+
+static void rule_retry_one(struct nw_route_guard *g, struct rprot *p, uint64_t t)
+{
+	struct outcome o = { 0 };
+
+	if (!may_restore_rules(g)) {
+		p->state = P_MISSING;
+		return;
+	}
+	rule_restore_now(g, p, t, &o);
+	emit_rule_outcome(g, p, &o);
+}
+
+static void rule_retry_pending(struct nw_route_guard *g, uint64_t t)
+{
+	for (size_t i = 0; i < g->n_rprot; i++)
+		if (g->rprot[i]->state == P_PENDING)
+			rule_retry_one(g, g->rprot[i], t);
+}
+
+/* rule_added / rule_deleted of a rule the guard does not put back (p:
+ * protected, but already known gone). */
+static void emit_rule_change(struct nw_route_guard *g, unsigned type, const struct nw_rule *rule,
+			     const struct rprot *p, const char *note)
+{
+	char desc[512], msg[768];
+	struct actor a;
+	cJSON *ev;
+
+	rule_find_actor(g, rule, type == NW_EV_RULE_ADDED ? RTM_NEWRULE : RTM_DELRULE, &a);
+	if (!(ev = rule_event(g, type, rule)))
+		return;
+	describe_rule(rule, desc, sizeof(desc));
+	cJSON_AddBoolToObject(ev, "protected", p != NULL);
+	if (p)
+		cJSON_AddStringToObject(ev, "origin", p->learned ? "learned" : "config");
+	add_actor(ev, &a);
+	snprintf(msg, sizeof(msg), "%s: %s%s", desc, type == NW_EV_RULE_ADDED ? "added" : "deleted",
+		 note);
+	cJSON_AddStringToObject(ev, "message", msg);
+	emit(g, type, ev);
+}
+
+static void on_new_rule(struct nw_route_guard *g, struct rprot *p, const struct nw_rule *rule)
+{
+	const char *note = "";
+
+	if (p && p->echoes && nw_rule_equal(&p->rule, rule)) {
+		/* the notification of our own restore */
+		p->echoes--;
+		return;
+	}
+	g->rules_added++;
+	if (!p && rule_sel_any(g, rule)) {
+		p = rprot_add(g, rule, false);
+		note = p ? ", protected from now on" : "";
+	} else if (p && p->state != P_PRESENT) {
+		/* somebody else put it back, perhaps another version of
+		 * it: the snapshot follows the latest */
+		p->rule = *rule;
+		rset_present(p);
+		note = ": the protected rule is back";
+	}
+	emit_rule_change(g, NW_EV_RULE_ADDED, rule, p, note);
+}
+
+static void on_rule(struct nw_route_guard *g, const struct nlmsghdr *nlh, uint64_t t)
+{
+	struct nw_rule rule;
+	struct rprot *p;
+
+	if (nw_rule_parse(nlh, &rule))
+		return;
+	p = rprot_find(g, &rule);
+	if (nlh->nlmsg_type == RTM_NEWRULE) {
+		on_new_rule(g, p, &rule);
+		return;
+	}
+	g->rules_deleted++;
+	if (p && p->state == P_PRESENT)
+		rule_lost(g, p, &rule, t, "deleted");
+	else
+		emit_rule_change(g, NW_EV_RULE_DELETED, &rule, p, "");
+}
+
+struct rrec_ctx {
+	struct nw_route_guard *g;
+	bool learn;		/* protect the default rules */
+	bool adopt;		/* protect what selectors pick */
+	bool resync;		/* notifications were lost: follow the dump */
+};
+
+static int rec_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rrec_ctx *c = data;
+	struct nw_route_guard *g = c->g;
+	struct nw_rule rule;
+	struct rprot *p;
+	bool learn;
+
+	if (nw_rule_parse(nlh, &rule))
+		return 0;
+	if ((p = rprot_find(g, &rule))) {
+		p->seen = true;
+		if (c->resync)
+			p->rule = rule;
+		return 0;
+	}
+	learn = c->learn && rule_learnable(g, &rule);
+	if ((learn || (c->adopt && rule_sel_any(g, &rule))) && (p = rprot_add(g, &rule, learn)))
+		p->seen = true;
+	return 0;
+}
+
+static int dump_rules(struct nw_route_guard *g, bool learn, bool adopt, bool resync)
+{
+	static const uint8_t families[] = { AF_INET, AF_INET6 };
+	struct rrec_ctx c = { g, learn, adopt, resync };
+
+	for (size_t i = 0; i < g->n_rprot; i++)
+		g->rprot[i]->seen = false;
+	for (size_t i = 0; i < NW_ARRAY_SIZE(families); i++) {
+		int r = nw_rtnl_dump_rules(g->req, families[i], DUMP_TIMEOUT_MS, rec_rule_cb, &c);
+
+		if (r < 0) {
+			g->dump_errors++;
+			g->last_dump_err = r;
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* After lost notifications: the dump says which protected rules are gone. */
+static int rule_reconcile(struct nw_route_guard *g, uint64_t t)
+{
+	int r;
+
+	if (!rules_wanted(g))
+		return 0;
+	if ((r = dump_rules(g, false, true, true)) < 0)
+		return r;
+	g->rule_resyncs++;
+	for (size_t i = 0; i < g->n_rprot; i++) {
+		struct rprot *p = g->rprot[i];
+
+		/* whatever echoes were due came or were lost with the rest */
+		p->echoes = 0;
+		if (p->seen) {
+			if (p->state != P_PRESENT)
+				rset_present(p);
+		} else if (p->state == P_PRESENT) {
+			rule_lost(g, p, &p->rule, t, "resync");
+		} else if (p->state == P_PENDING) {
+			rule_retry_one(g, p, t);
+		}
+	}
 	return 0;
 }
 
@@ -1337,7 +2062,7 @@ static int reconcile(struct nw_route_guard *g, bool resync, uint64_t t, const ch
 			retry_one(g, p, t);
 		}
 	}
-	return 0;
+	return resync ? rule_reconcile(g, t) : 0;
 }
 
 /* Arms the reconciliation timer. t: when its cause was read (the latency
@@ -1574,6 +2299,7 @@ static void on_msg(struct nw_route_guard *g, const struct nlmsghdr *nlh, uint64_
 	case RTM_NEWRULE:
 	case RTM_DELRULE:
 		g->changes++;
+		on_rule(g, nlh, t);
 		break;
 	default:
 		break;
@@ -1649,15 +2375,33 @@ static int monitor_open(struct nw_route_guard *g)
 
 /* --- configuration ------------------------------------------------------- */
 
+static void cfg_release(struct nw_route_guard_cfg *cfg)
+{
+	free(cfg->protect);
+	free(cfg->protect_rules);
+	cfg->protect = NULL;
+	cfg->protect_rules = NULL;
+}
+
 static int cfg_copy(struct nw_route_guard_cfg *dst, const struct nw_route_guard_cfg *src)
 {
 	*dst = *src;
 	dst->protect = NULL;
+	dst->protect_rules = NULL;
 	if (src->n_protect) {
 		dst->protect = calloc(src->n_protect, sizeof(*dst->protect));
 		if (!dst->protect)
 			return -ENOMEM;
 		memcpy(dst->protect, src->protect, src->n_protect * sizeof(*dst->protect));
+	}
+	if (src->n_protect_rules) {
+		dst->protect_rules = calloc(src->n_protect_rules, sizeof(*dst->protect_rules));
+		if (!dst->protect_rules) {
+			cfg_release(dst);
+			return -ENOMEM;
+		}
+		memcpy(dst->protect_rules, src->protect_rules,
+		       src->n_protect_rules * sizeof(*dst->protect_rules));
 	}
 	if (!dst->max_restores)
 		dst->max_restores = 5;
@@ -1708,6 +2452,12 @@ int nw_route_guard_new(struct nw_route_guard **out, sd_event *e,
 		goto cleanup;
 	for (size_t i = 0; i < g->n_prot; i++)
 		g->prot[i]->state = g->prot[i]->seen ? P_PRESENT : P_MISSING;
+	/* the default rules that exist now are the ones to keep (IPv6 has no
+	 * 32767 unless somebody added one) */
+	if (rules_wanted(g) && (r = dump_rules(g, g->cfg.protect_default_rules, true, false)) < 0)
+		goto cleanup;
+	for (size_t i = 0; i < g->n_rprot; i++)
+		g->rprot[i]->state = g->rprot[i]->seen ? P_PRESENT : P_MISSING;
 	*out = g;
 	return 0;
 cleanup:
@@ -1719,14 +2469,37 @@ int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_g
 {
 	struct nw_route_guard_cfg n;
 	bool learn = cfg->learn_default && !g->cfg.learn_default, ring;
-	int r;
+	bool learn_rules = cfg->protect_default_rules && !g->cfg.protect_default_rules;
+	int r, r2 = 0;
 
 	if ((r = cfg_copy(&n, cfg)))
 		return r;
 	ring = n.max_restores != g->cfg.max_restores;
-	free(g->cfg.protect);
+	cfg_release(&g->cfg);
 	n.rcvbuf = g->cfg.rcvbuf;	/* set once, at start */
 	g->cfg = n;
+	for (size_t i = g->n_rprot; i-- > 0;) {
+		struct rprot *p = g->rprot[i];
+
+		p->config = rule_sel_any(g, &p->rule);
+		p->learned &= g->cfg.protect_default_rules;
+		if (!p->learned && !p->config) {
+			rprot_drop(g, p);
+			continue;
+		}
+		if (ring) {
+			nw_flap_free(&p->flap);
+			if ((r = nw_flap_init(&p->flap, g->cfg.max_restores)))
+				return r;
+		}
+		if (!may_restore_rules(g) && p->state != P_PRESENT) {
+			sd_event_source_set_enabled(p->timer, SD_EVENT_OFF);
+			p->state = P_MISSING;
+		}
+	}
+	/* new selectors (and default rules switched on) pick up what is there */
+	if (rules_wanted(g))
+		r2 = dump_rules(g, learn_rules, true, false);
 	for (size_t i = g->n_prot; i-- > 0;) {
 		struct prot *p = g->prot[i];
 
@@ -1750,7 +2523,7 @@ int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_g
 	r = dump_routes(g, false, learn, true);
 	fallback_update(g, AF_INET, mono_ns());
 	fallback_update(g, AF_INET6, mono_ns());
-	return r < 0 ? r : 0;
+	return r < 0 ? r : r2 < 0 ? r2 : 0;
 }
 
 void nw_route_guard_note_request(struct nw_route_guard *g, const struct nw_rtnl_request *r)
@@ -1760,6 +2533,8 @@ void nw_route_guard_note_request(struct nw_route_guard *g, const struct nw_rtnl_
 	case RTM_DELADDR:
 	case RTM_NEWLINK:
 	case RTM_DELLINK:
+	case RTM_NEWRULE:
+	case RTM_DELRULE:
 		break;
 	default:
 		return;
@@ -1838,6 +2613,75 @@ static void add_prot_status(struct nw_route_guard *g, cJSON *arr, struct prot *p
 	cJSON_AddItemToArray(arr, o);
 }
 
+static void add_actor_status(cJSON *o, uint64_t deletions, const struct actor *actor)
+{
+	cJSON *a;
+
+	if (!deletions)
+		return;
+	if (!actor->known) {
+		cJSON_AddNullToObject(o, "last_actor");
+		return;
+	}
+	if (!(a = cJSON_AddObjectToObject(o, "last_actor")))
+		return;
+	cJSON_AddNumberToObject(a, "pid", actor->pid);
+	cJSON_AddStringToObject(a, "comm", actor->comm);
+	cJSON_AddNumberToObject(a, "uid", actor->uid);
+	cJSON_AddNumberToObject(a, "cgroup_id", (double)actor->cgroup_id);
+}
+
+static void add_rprot_status(cJSON *arr, struct rprot *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	char desc[512], ts[NW_TS_LEN];
+	uint64_t now = mono_ns();
+
+	if (!o)
+		return;
+	add_rule(o, &p->rule);
+	describe_rule(&p->rule, desc, sizeof(desc));
+	cJSON_AddStringToObject(o, "description", desc);
+	cJSON_AddStringToObject(o, "origin", p->learned ? "learned" : "config");
+	cJSON_AddStringToObject(o, "state", state_name(p->state));
+	cJSON_AddNumberToObject(o, "deletions", (double)p->deletions);
+	cJSON_AddNumberToObject(o, "restored", (double)p->restores);
+	cJSON_AddNumberToObject(o, "failures", (double)p->failures);
+	if (p->state == P_PENDING)
+		cJSON_AddStringToObject(o, "error", p->last_err_msg);
+	if (p->state == P_BACKOFF && p->backoff_until_ns > now) {
+		nw_format_realtime(nw_now_ns(CLOCK_REALTIME) + (p->backoff_until_ns - now), ts);
+		cJSON_AddStringToObject(o, "backoff_until", ts);
+		cJSON_AddNumberToObject(o, "backoff_ms", p->backoff_ms);
+	}
+	if (p->flap.flapping)
+		cJSON_AddBoolToObject(o, "flapping", 1);
+	add_actor_status(o, p->deletions, &p->actor);
+	cJSON_AddItemToArray(arr, o);
+}
+
+static void add_rules_status(struct nw_route_guard *g, cJSON *out)
+{
+	cJSON *r = cJSON_AddObjectToObject(out, "rules"), *arr;
+
+	if (!r)
+		return;
+	arr = cJSON_AddArrayToObject(r, "protected");
+	for (size_t i = 0; arr && i < g->n_rprot; i++)
+		add_rprot_status(arr, g->rprot[i]);
+	cJSON_AddStringToObject(r, "mode", !g->cfg.restore_rules ? "observe"
+					   : g->cfg.dry_run ? "dry_run" : "restore");
+	cJSON_AddBoolToObject(r, "protect_defaults", g->cfg.protect_default_rules);
+	cJSON_AddNumberToObject(r, "selectors", (double)g->cfg.n_protect_rules);
+	cJSON_AddNumberToObject(r, "added", (double)g->rules_added);
+	cJSON_AddNumberToObject(r, "deleted", (double)g->rules_deleted);
+	cJSON_AddNumberToObject(r, "deletions", (double)g->rule_deletions);
+	cJSON_AddNumberToObject(r, "restores", (double)g->rule_restores);
+	cJSON_AddNumberToObject(r, "failures", (double)g->rule_failures);
+	cJSON_AddNumberToObject(r, "flapping_episodes", (double)g->rule_flap_episodes);
+	cJSON_AddNumberToObject(r, "resyncs", (double)g->rule_resyncs);
+}
+
 void nw_route_guard_status(struct nw_route_guard *g, cJSON *out)
 {
 	cJSON *arr = cJSON_AddArrayToObject(out, "protected");
@@ -1871,6 +2715,7 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out)
 				cJSON_AddItemToArray(f, cJSON_CreateString(desc));
 			}
 	}
+	add_rules_status(g, out);
 }
 
 void nw_route_guard_free(struct nw_route_guard *g)
@@ -1880,6 +2725,9 @@ void nw_route_guard_free(struct nw_route_guard *g)
 	for (size_t i = 0; i < g->n_prot; i++)
 		prot_free(g->prot[i]);
 	free(g->prot);
+	for (size_t i = 0; i < g->n_rprot; i++)
+		rprot_free(g->rprot[i]);
+	free(g->rprot);
 	sd_event_source_disable_unref(g->mon_src);
 	sd_event_source_disable_unref(g->rec_src);
 	sd_event_source_disable_unref(g->retry_src);
@@ -1888,7 +2736,7 @@ void nw_route_guard_free(struct nw_route_guard *g)
 	nw_rtnl_close(g->req);
 	free(g->links);
 	free(g->buf);
-	free(g->cfg.protect);
+	cfg_release(&g->cfg);
 	sd_event_unref(g->e);
 	free(g);
 }

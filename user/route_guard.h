@@ -3,7 +3,9 @@
  * Route guard: watches the namespace's routes over rtnetlink (libmnl), keeps
  * a snapshot of the protected ones (learned default routes + routes.protect)
  * and puts a deleted one back at once, exactly as it was (table, protocol,
- * metric, gateway, device, every nexthop of a multipath route).
+ * metric, gateway, device, every nexthop of a multipath route). The same
+ * for routing-policy rules: the kernel's default rules found at start and
+ * rules.protect, with the same anti-flap, dry-run and observe-only modes.
  */
 #ifndef NETWARD_ROUTE_GUARD_H
 #define NETWARD_ROUTE_GUARD_H
@@ -26,6 +28,20 @@ struct nw_route_sel {
 	uint8_t gateway[16];
 	char dev[16];		/* "" = any */
 	int64_t metric;		/* -1 = any */
+};
+
+/* rules.protect[i]: a selector; every rule matching it is protected. Each
+ * key given must equal the rule's. */
+struct nw_rule_sel {
+	uint8_t family;		/* AF_INET / AF_INET6, 0 = both */
+	bool has_priority, has_table, has_uidrange, has_fwmark, has_from, has_to;
+	uint32_t priority;
+	uint32_t table;		/* the rule's lookup table */
+	uint32_t uid_start, uid_end;
+	uint32_t fwmark;
+	uint8_t from_len, to_len;	/* "from": "all" = has_from with from_len 0 */
+	uint8_t from[16], to[16];
+	char iif[16], oif[16];	/* "" = any */
 };
 
 /* routes.fallback: installed when a protected default route cannot be put
@@ -53,12 +69,20 @@ struct nw_route_guard_cfg {
 	uint32_t backoff_min_ms;	/* default 100 */
 	uint32_t backoff_max_ms;	/* default 30000 */
 	int rcvbuf;		/* monitor socket receive buffer, 0 = default (tests shrink it) */
+	/* routing-policy rules: anti-flap as for routes (max_restores ...) */
+	bool protect_default_rules;	/* rules.protect_defaults: the kernel's default
+					 * rules found at start (local 0, main 32766,
+					 * default 32767) */
+	bool restore_rules;	/* rules.restore; false: observe and report only */
+	struct nw_rule_sel *protect_rules;	/* rules.protect */
+	size_t n_protect_rules;
 };
 
 struct nw_route_guard_ops {
 	/* Every event the guard raises: route_deleted, route_restored,
-	 * route_restore_failed, route_flapping, link_down. The guard owns ev
-	 * and frees it after the call. */
+	 * route_restore_failed, route_flapping, link_down, rule_added,
+	 * rule_deleted, rule_restored, rule_restore_failed, rule_flapping.
+	 * The guard owns ev and frees it after the call. */
 	void (*emit)(void *ud, unsigned type, cJSON *ev);
 	/* Called before each batch of netlink messages is handled, so that
 	 * the daemon consumes the BPF ring buffer first: the request events
@@ -81,9 +105,11 @@ int nw_route_guard_new(struct nw_route_guard **out, sd_event *e,
 /* Applies a new config (reload); the snapshot of learned routes is kept. */
 int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_guard_cfg *cfg);
 /* A request event from the kernel side: remembered for about a second to
- * name the actor of a deletion (pid, comm, uid, cgroup_id). */
+ * name the actor of a deletion, or of a rule's addition (pid, comm, uid,
+ * cgroup_id). */
 void nw_route_guard_note_request(struct nw_route_guard *g, const struct nw_rtnl_request *r);
-/* {"protected":[{route..., "state"}], "restores":N, "resyncs":N, ...} */
+/* {"protected":[{route..., "state"}], "restores":N, "resyncs":N, ...,
+ *  "rules":{"protected":[{rule..., "state"}], "added":N, "deleted":N, ...}} */
 void nw_route_guard_status(struct nw_route_guard *g, cJSON *out);
 /* Number of netlink changes (route, rule, link, address) seen: the
  * stability barrier of issue 4 builds on it. */
@@ -111,6 +137,24 @@ bool nw_route_request_causes(const struct nw_rtnl_request *r, const struct nw_rt
 int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
 			  const struct nw_rt *rt, uint64_t now_ns, uint64_t window_ns,
 			  bool (*match)(const struct nw_rtnl_request *, const struct nw_rt *));
+
+struct nw_rule;
+
+/* s selects rule. */
+bool nw_rule_sel_match(const struct nw_rule_sel *s, const struct nw_rule *rule);
+/* rule is one of the kernel's default rules: lookup local at 0, main at
+ * 32766, default at 32767, with no selector. */
+bool nw_rule_is_default(const struct nw_rule *rule);
+/* r (an RTM_NEWRULE or RTM_DELRULE request seen by the kernel side) could
+ * have added (type RTM_NEWRULE) or deleted (RTM_DELRULE) rule: same family,
+ * and, when the request gave them, the same priority, table, action,
+ * prefix lengths and destination, fwmark, uid range. */
+bool nw_rule_request_matches(const struct nw_rtnl_request *r, uint16_t type,
+			     const struct nw_rule *rule);
+/* As nw_route_find_request, for the request that made a rule change of type. */
+int nw_rule_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
+			 const struct nw_rule *rule, uint16_t type, uint64_t now_ns,
+			 uint64_t window_ns);
 
 /* min_ms * 2^level, at most max_ms. */
 uint32_t nw_route_backoff_ms(unsigned level, uint32_t min_ms, uint32_t max_ms);

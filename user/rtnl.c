@@ -4,14 +4,17 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
+#include <linux/fib_rules.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 
@@ -26,6 +29,21 @@
 /* rtm_flags / rtnh_flags a request may carry: the others (dead, linkdown,
  * offload, trap) are set by the kernel and refused in requests */
 #define NH_FLAGS_KEEP RTNH_F_ONLINK
+
+/* fib rule flags a request may carry: unresolved and iif/oif detached are
+ * the kernel's report on the rule, not part of it */
+#define RULE_FLAGS_KEEP (FIB_RULE_INVERT | FIB_RULE_FIND_SADDR)
+
+/* FRA_* of kernels newer than some build hosts' headers (6.12-6.15), in
+ * the order of linux/fib_rules.h */
+enum {
+	NW_FRA_DSCP = FRA_DPORT_RANGE + 1,
+	NW_FRA_FLOWLABEL,
+	NW_FRA_FLOWLABEL_MASK,
+	NW_FRA_SPORT_MASK,
+	NW_FRA_DPORT_MASK,
+	NW_FRA_DSCP_MASK,
+};
 
 /* --- parsing ---------------------------------------------------------------- */
 
@@ -490,6 +508,384 @@ const char *nw_rt_proto_name(uint8_t proto, char buf[4])
 	return buf;
 }
 
+/* --- rules ----------------------------------------------------------------- */
+
+static int get_u8(const struct nlattr *a, uint8_t *out)
+{
+	if (mnl_attr_validate(a, MNL_TYPE_U8) < 0)
+		return -EBADMSG;
+	*out = mnl_attr_get_u8(a);
+	return 0;
+}
+
+static int get_u16(const struct nlattr *a, uint16_t *out)
+{
+	if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+		return -EBADMSG;
+	*out = mnl_attr_get_u16(a);
+	return 0;
+}
+
+static int get_ifname(const struct nlattr *a, char out[IF_NAMESIZE])
+{
+	const char *p = mnl_attr_get_payload(a);
+	size_t n = mnl_attr_get_payload_len(a);
+
+	/* NUL-terminated, at most IF_NAMESIZE - 1 bytes of name */
+	if (!n || n > IF_NAMESIZE || memchr(p, 0, n) == NULL)
+		return -EBADMSG;
+	snprintf(out, IF_NAMESIZE, "%s", p);
+	return 0;
+}
+
+static int get_ports(const struct nlattr *a, uint16_t *start, uint16_t *end)
+{
+	struct fib_rule_port_range pr;
+
+	if (mnl_attr_get_payload_len(a) != sizeof(pr))
+		return -EBADMSG;
+	memcpy(&pr, mnl_attr_get_payload(a), sizeof(pr));
+	*start = pr.start;
+	*end = pr.end;
+	return 0;
+}
+
+static int rule_attr(struct nw_rule *r, const struct nlattr *a)
+{
+	struct fib_rule_uid_range ur;
+
+	switch (mnl_attr_get_type(a)) {
+	case FRA_DST:
+		return get_addr(a, r->family, r->dst);
+	case FRA_SRC:
+		return get_addr(a, r->family, r->src);
+	case FRA_IIFNAME:
+		return get_ifname(a, r->iifname);
+	case FRA_OIFNAME:
+		return get_ifname(a, r->oifname);
+	case FRA_GOTO:
+		return get_u32(a, &r->goto_target);
+	case FRA_PRIORITY:
+		return get_u32(a, &r->priority);
+	case FRA_FWMARK:
+		return get_u32(a, &r->fwmark);
+	case FRA_FWMASK:
+		return get_u32(a, &r->fwmask);
+	case FRA_FLOW:
+		return get_u32(a, &r->flow);
+	case FRA_TUN_ID:
+		if (mnl_attr_get_payload_len(a) != sizeof(r->tun_id))
+			return -EBADMSG;
+		memcpy(&r->tun_id, mnl_attr_get_payload(a), sizeof(r->tun_id));
+		return 0;
+	case FRA_SUPPRESS_IFGROUP:
+		return get_u32(a, &r->suppress_ifgroup);
+	case FRA_SUPPRESS_PREFIXLEN:
+		return get_u32(a, &r->suppress_prefixlen);
+	case FRA_TABLE:
+		return get_u32(a, &r->table);
+	case FRA_L3MDEV:
+		return get_u8(a, &r->l3mdev);
+	case FRA_UID_RANGE:
+		if (mnl_attr_get_payload_len(a) != sizeof(ur))
+			return -EBADMSG;
+		memcpy(&ur, mnl_attr_get_payload(a), sizeof(ur));
+		/* the whole range is the kernel's "unset" */
+		r->has_uid_range = !(ur.start == 0 && ur.end == 0xffffffffu);
+		r->uid_start = r->has_uid_range ? ur.start : 0;
+		r->uid_end = r->has_uid_range ? ur.end : 0;
+		return 0;
+	case FRA_PROTOCOL:
+		return get_u8(a, &r->protocol);
+	case FRA_IP_PROTO:
+		return get_u8(a, &r->ip_proto);
+	case FRA_SPORT_RANGE:
+		return get_ports(a, &r->sport_start, &r->sport_end);
+	case FRA_DPORT_RANGE:
+		return get_ports(a, &r->dport_start, &r->dport_end);
+	case NW_FRA_DSCP:
+		r->has_dscp = true;
+		return get_u8(a, &r->dscp);
+	case NW_FRA_DSCP_MASK:
+		r->has_dscp_mask = true;
+		return get_u8(a, &r->dscp_mask);
+	case NW_FRA_FLOWLABEL:
+		r->has_flowlabel = true;
+		return get_u32(a, &r->flowlabel);
+	case NW_FRA_FLOWLABEL_MASK:
+		r->has_flowlabel = true;
+		return get_u32(a, &r->flowlabel_mask);
+	case NW_FRA_SPORT_MASK:
+		return get_u16(a, &r->sport_mask);
+	case NW_FRA_DPORT_MASK:
+		return get_u16(a, &r->dport_mask);
+	default:
+		return 0;
+	}
+}
+
+struct rule_ctx {
+	struct nw_rule *r;
+	int err;
+};
+
+static int rule_attr_cb(const struct nlattr *a, void *data)
+{
+	struct rule_ctx *c = data;
+	int err = rule_attr(c->r, a);
+
+	if (err) {
+		c->err = err;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+int nw_rule_parse(const struct nlmsghdr *nlh, struct nw_rule *r)
+{
+	const struct fib_rule_hdr *frh;
+	struct rule_ctx c = { .r = r };
+
+	memset(r, 0, sizeof(*r));
+	r->suppress_prefixlen = r->suppress_ifgroup = NW_RULE_NONE;
+	if ((nlh->nlmsg_type != RTM_NEWRULE && nlh->nlmsg_type != RTM_DELRULE) ||
+	    mnl_nlmsg_get_payload_len(nlh) < sizeof(*frh))
+		return -EBADMSG;
+	frh = mnl_nlmsg_get_payload(nlh);
+	if (!addr_len(frh->family))
+		return -EAFNOSUPPORT;
+	if (frh->dst_len > addr_len(frh->family) * 8 || frh->src_len > addr_len(frh->family) * 8)
+		return -EBADMSG;
+	r->family = frh->family;
+	r->dst_len = frh->dst_len;
+	r->src_len = frh->src_len;
+	r->tos = frh->tos;
+	r->table = frh->table;
+	r->action = frh->action;
+	r->flags = frh->flags;
+	if (mnl_attr_parse(nlh, sizeof(*frh), rule_attr_cb, &c) < 0)
+		return c.err ? c.err : -EBADMSG;
+	return 0;
+}
+
+static bool put_ports(struct nlmsghdr *nlh, size_t size, uint16_t type, uint16_t start,
+		      uint16_t end)
+{
+	struct fib_rule_port_range pr = { .start = start, .end = end };
+
+	return put(nlh, size, type, sizeof(pr), &pr);
+}
+
+struct nlmsghdr *nw_rule_build(const struct nw_rule *r, void *buf, size_t size, uint16_t type,
+			       uint16_t flags, uint32_t seq)
+{
+	size_t alen = addr_len(r->family);
+	struct fib_rule_hdr *frh;
+	struct nlmsghdr *nlh;
+
+	if (!alen || size < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*frh)))
+		return NULL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	nlh->nlmsg_seq = seq;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = r->family;
+	frh->dst_len = r->dst_len;
+	frh->src_len = r->src_len;
+	frh->tos = r->tos;
+	frh->table = r->table < 256 ? (uint8_t)r->table : RT_TABLE_UNSPEC;
+	frh->action = r->action;
+	frh->flags = r->flags & RULE_FLAGS_KEEP;
+	if (!put_u32(nlh, size, FRA_TABLE, r->table) ||
+	    !put_u32(nlh, size, FRA_PRIORITY, r->priority) ||
+	    (r->dst_len && !put(nlh, size, FRA_DST, alen, r->dst)) ||
+	    (r->src_len && !put(nlh, size, FRA_SRC, alen, r->src)) ||
+	    (r->iifname[0] && !mnl_attr_put_strz_check(nlh, size, FRA_IIFNAME, r->iifname)) ||
+	    (r->oifname[0] && !mnl_attr_put_strz_check(nlh, size, FRA_OIFNAME, r->oifname)) ||
+	    (r->fwmark && !put_u32(nlh, size, FRA_FWMARK, r->fwmark)) ||
+	    (r->fwmask && !put_u32(nlh, size, FRA_FWMASK, r->fwmask)) ||
+	    ((r->goto_target || r->action == FR_ACT_GOTO) &&
+	     !put_u32(nlh, size, FRA_GOTO, r->goto_target)) ||
+	    (r->flow && !put_u32(nlh, size, FRA_FLOW, r->flow)) ||
+	    (r->tun_id && !put(nlh, size, FRA_TUN_ID, sizeof(r->tun_id), &r->tun_id)) ||
+	    (r->suppress_prefixlen != NW_RULE_NONE &&
+	     !put_u32(nlh, size, FRA_SUPPRESS_PREFIXLEN, r->suppress_prefixlen)) ||
+	    (r->suppress_ifgroup != NW_RULE_NONE &&
+	     !put_u32(nlh, size, FRA_SUPPRESS_IFGROUP, r->suppress_ifgroup)) ||
+	    (r->l3mdev && !mnl_attr_put_u8_check(nlh, size, FRA_L3MDEV, r->l3mdev)) ||
+	    !mnl_attr_put_u8_check(nlh, size, FRA_PROTOCOL, r->protocol) ||
+	    (r->ip_proto && !mnl_attr_put_u8_check(nlh, size, FRA_IP_PROTO, r->ip_proto)) ||
+	    ((r->sport_start || r->sport_end) &&
+	     !put_ports(nlh, size, FRA_SPORT_RANGE, r->sport_start, r->sport_end)) ||
+	    ((r->dport_start || r->dport_end) &&
+	     !put_ports(nlh, size, FRA_DPORT_RANGE, r->dport_start, r->dport_end)) ||
+	    (r->sport_mask && !mnl_attr_put_u16_check(nlh, size, NW_FRA_SPORT_MASK, r->sport_mask)) ||
+	    (r->dport_mask && !mnl_attr_put_u16_check(nlh, size, NW_FRA_DPORT_MASK, r->dport_mask)) ||
+	    (r->has_dscp && !mnl_attr_put_u8_check(nlh, size, NW_FRA_DSCP, r->dscp)) ||
+	    (r->has_dscp_mask &&
+	     !mnl_attr_put_u8_check(nlh, size, NW_FRA_DSCP_MASK, r->dscp_mask)) ||
+	    (r->has_flowlabel &&
+	     (!put_u32(nlh, size, NW_FRA_FLOWLABEL, r->flowlabel) ||
+	      !put_u32(nlh, size, NW_FRA_FLOWLABEL_MASK, r->flowlabel_mask))))
+		return NULL;
+	if (r->has_uid_range) {
+		struct fib_rule_uid_range ur = { .start = r->uid_start, .end = r->uid_end };
+
+		if (!put(nlh, size, FRA_UID_RANGE, sizeof(ur), &ur))
+			return NULL;
+	}
+	return nlh;
+}
+
+bool nw_rule_same_key(const struct nw_rule *a, const struct nw_rule *b)
+{
+	return a->family == b->family && a->action == b->action && a->table == b->table &&
+	       a->priority == b->priority && a->dst_len == b->dst_len &&
+	       a->src_len == b->src_len && a->tos == b->tos &&
+	       nw_prefix_equal(a->dst, b->dst, a->dst_len) &&
+	       nw_prefix_equal(a->src, b->src, a->src_len) &&
+	       !strcmp(a->iifname, b->iifname) && !strcmp(a->oifname, b->oifname) &&
+	       a->fwmark == b->fwmark && a->fwmask == b->fwmask &&
+	       a->suppress_prefixlen == b->suppress_prefixlen &&
+	       a->suppress_ifgroup == b->suppress_ifgroup && a->tun_id == b->tun_id &&
+	       a->l3mdev == b->l3mdev && a->flow == b->flow &&
+	       a->has_uid_range == b->has_uid_range && a->uid_start == b->uid_start &&
+	       a->uid_end == b->uid_end && a->ip_proto == b->ip_proto &&
+	       a->sport_start == b->sport_start && a->sport_end == b->sport_end &&
+	       a->sport_mask == b->sport_mask && a->dport_start == b->dport_start &&
+	       a->dport_end == b->dport_end && a->dport_mask == b->dport_mask &&
+	       a->has_dscp == b->has_dscp && a->dscp == b->dscp &&
+	       a->has_dscp_mask == b->has_dscp_mask && a->dscp_mask == b->dscp_mask &&
+	       a->has_flowlabel == b->has_flowlabel && a->flowlabel == b->flowlabel &&
+	       a->flowlabel_mask == b->flowlabel_mask;
+}
+
+bool nw_rule_equal(const struct nw_rule *a, const struct nw_rule *b)
+{
+	return nw_rule_same_key(a, b) && a->protocol == b->protocol &&
+	       (a->flags & RULE_FLAGS_KEEP) == (b->flags & RULE_FLAGS_KEEP) &&
+	       a->goto_target == b->goto_target;
+}
+
+const char *nw_rule_action_name(uint8_t action, char buf[4])
+{
+	switch (action) {
+	case FR_ACT_TO_TBL: return "lookup";
+	case FR_ACT_GOTO: return "goto";
+	case FR_ACT_NOP: return "nop";
+	case FR_ACT_BLACKHOLE: return "blackhole";
+	case FR_ACT_UNREACHABLE: return "unreachable";
+	case FR_ACT_PROHIBIT: return "prohibit";
+	default:
+		snprintf(buf, 4, "%u", action);
+		return buf;
+	}
+}
+
+struct sbuf {
+	char *p;
+	size_t size, n;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (b->n >= b->size)
+		return;
+	va_start(ap, fmt);
+	r = vsnprintf(b->p + b->n, b->size - b->n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		b->n += (size_t)r;
+}
+
+static void sb_ports(struct sbuf *b, const char *name, uint16_t start, uint16_t end,
+		     uint16_t mask)
+{
+	if (!start && !end)
+		return;
+	if (start == end)
+		sb_add(b, " %s %u", name, start);
+	else
+		sb_add(b, " %s %u-%u", name, start, end);
+	if (mask && mask != 0xffff)
+		sb_add(b, "/0x%x", mask);
+}
+
+void nw_rule_str(const struct nw_rule *r, char *buf, size_t size)
+{
+	struct sbuf b = { buf, size, 0 };
+	char a[INET6_ADDRSTRLEN], t[12], an[4];
+
+	if (!size)
+		return;
+	buf[0] = 0;
+	if (r->flags & FIB_RULE_INVERT)
+		sb_add(&b, "not ");
+	if (r->src_len) {
+		nw_addr_str(r->family, r->src, a, sizeof(a));
+		sb_add(&b, "from %s/%u", a, r->src_len);
+	} else {
+		sb_add(&b, "from all");
+	}
+	if (r->dst_len) {
+		nw_addr_str(r->family, r->dst, a, sizeof(a));
+		sb_add(&b, " to %s/%u", a, r->dst_len);
+	}
+	if (r->tos)
+		sb_add(&b, " tos 0x%02x", r->tos);
+	if (r->has_dscp)
+		sb_add(&b, " dscp %u", r->dscp);
+	if (r->has_flowlabel)
+		sb_add(&b, " flowlabel 0x%x/0x%x", ntohl(r->flowlabel), ntohl(r->flowlabel_mask));
+	if (r->fwmark || r->fwmask) {
+		sb_add(&b, " fwmark 0x%x", r->fwmark);
+		if (r->fwmask != 0xffffffffu)
+			sb_add(&b, "/0x%x", r->fwmask);
+	}
+	if (r->iifname[0])
+		sb_add(&b, " iif %s%s", r->iifname,
+		       r->flags & FIB_RULE_IIF_DETACHED ? " [detached]" : "");
+	if (r->oifname[0])
+		sb_add(&b, " oif %s%s", r->oifname,
+		       r->flags & FIB_RULE_OIF_DETACHED ? " [detached]" : "");
+	if (r->l3mdev)
+		sb_add(&b, " lookup [l3mdev-table]");
+	if (r->has_uid_range)
+		sb_add(&b, " uidrange %u-%u", r->uid_start, r->uid_end);
+	if (r->ip_proto)
+		sb_add(&b, " ipproto %u", r->ip_proto);
+	sb_ports(&b, "sport", r->sport_start, r->sport_end, r->sport_mask);
+	sb_ports(&b, "dport", r->dport_start, r->dport_end, r->dport_mask);
+	if (r->tun_id)
+		sb_add(&b, " tun_id %llu", (unsigned long long)be64toh(r->tun_id));
+	if (r->table && !r->l3mdev) {
+		sb_add(&b, " lookup %s", nw_rt_table_name(r->table, t));
+		if (r->suppress_prefixlen != NW_RULE_NONE)
+			sb_add(&b, " suppress_prefixlength %d", (int)r->suppress_prefixlen);
+		if (r->suppress_ifgroup != NW_RULE_NONE)
+			sb_add(&b, " suppress_ifgroup %d", (int)r->suppress_ifgroup);
+	}
+	if (r->flow)
+		sb_add(&b, " realms %u/%u", r->flow >> 16, r->flow & 0xffff);
+	switch (r->action) {
+	case FR_ACT_TO_TBL:
+		break;
+	case FR_ACT_GOTO:
+		sb_add(&b, " goto %u%s", r->goto_target,
+		       r->flags & FIB_RULE_UNRESOLVED ? " [unresolved]" : "");
+		break;
+	default:
+		sb_add(&b, " %s", nw_rule_action_name(r->action, an));
+		break;
+	}
+}
+
 /* --- links ---------------------------------------------------------------- */
 
 static int link_attr_cb(const struct nlattr *a, void *data)
@@ -740,6 +1136,19 @@ int nw_rtnl_dump_routes(struct nw_rtnl *s, uint8_t family, uint32_t table, int t
 		rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
 		mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	}
+	return nw_rtnl_dump(s, nlh, timeout_ms, cb, data);
+}
+
+int nw_rtnl_dump_rules(struct nw_rtnl *s, uint8_t family, int timeout_ms, nw_rtnl_dump_cb cb,
+		       void *data)
+{
+	char buf[MNL_NLMSG_HDRLEN + 64];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct fib_rule_hdr *frh;
+
+	nlh->nlmsg_type = RTM_GETRULE;
+	frh = mnl_nlmsg_put_extra_header(nlh, sizeof(*frh));
+	frh->family = family;
 	return nw_rtnl_dump(s, nlh, timeout_ms, cb, data);
 }
 

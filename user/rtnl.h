@@ -50,6 +50,40 @@ struct nw_rt {
 	uint8_t metrics[NW_RT_METRICS_MAX];
 };
 
+/* One routing-policy rule as rtnetlink describes it (struct fib_rule_hdr
+ * and FRA_* attributes): everything needed to put it back exactly. */
+struct nw_rule {
+	uint8_t family;		/* AF_INET, AF_INET6 */
+	uint8_t action;		/* FR_ACT_TO_TBL (lookup), FR_ACT_GOTO, FR_ACT_NOP,
+				 * FR_ACT_BLACKHOLE, FR_ACT_UNREACHABLE, FR_ACT_PROHIBIT */
+	uint8_t dst_len, src_len;
+	uint8_t tos;		/* fib_rule_hdr.tos: IPv4 TOS, IPv6 traffic class */
+	uint8_t protocol;	/* FRA_PROTOCOL: who made it ("kernel" for the defaults) */
+	uint8_t l3mdev;		/* FRA_L3MDEV */
+	uint8_t ip_proto;	/* FRA_IP_PROTO, 0 = any */
+	uint32_t flags;		/* fib_rule_hdr.flags as reported (FIB_RULE_INVERT, and
+				 * kernel-owned ones: unresolved, iif/oif detached) */
+	uint32_t table;		/* FRA_TABLE, else the header's table */
+	uint32_t priority;	/* FRA_PRIORITY: preference (absent = 0, the local rule) */
+	uint32_t fwmark, fwmask;	/* FRA_FWMARK, FRA_FWMASK */
+	uint32_t goto_target;	/* FRA_GOTO */
+	uint32_t flow;		/* FRA_FLOW: IPv4 realms */
+	uint64_t tun_id;	/* FRA_TUN_ID, as it travels (big endian) */
+	uint32_t suppress_prefixlen;	/* FRA_SUPPRESS_PREFIXLEN, NW_RULE_NONE = none */
+	uint32_t suppress_ifgroup;	/* FRA_SUPPRESS_IFGROUP, NW_RULE_NONE = none */
+	bool has_uid_range;	/* FRA_UID_RANGE (0-4294967295 counts as none) */
+	uint32_t uid_start, uid_end;
+	uint16_t sport_start, sport_end, sport_mask;	/* FRA_SPORT_RANGE/_MASK, 0 = any */
+	uint16_t dport_start, dport_end, dport_mask;
+	bool has_dscp, has_dscp_mask, has_flowlabel;	/* newer kernels (6.12+) */
+	uint8_t dscp, dscp_mask;
+	uint32_t flowlabel, flowlabel_mask;	/* as they travel (big endian) */
+	uint8_t src[16], dst[16];
+	char iifname[IF_NAMESIZE], oifname[IF_NAMESIZE];	/* "" = any */
+};
+
+#define NW_RULE_NONE 0xffffffffu	/* suppress_prefixlen / suppress_ifgroup unset (-1) */
+
 struct nw_link {
 	int ifindex;
 	unsigned flags;		/* IFF_* */
@@ -92,6 +126,36 @@ const char *nw_rt_table_name(uint32_t table, char buf[12]);
 /* iproute2's names: "kernel", "boot", "static", "dhcp", "ra", ... else the number */
 const char *nw_rt_proto_name(uint8_t proto, char buf[4]);
 
+/* RTM_NEWRULE/RTM_DELRULE -> r. -EBADMSG malformed, -EAFNOSUPPORT not
+ * IPv4/IPv6 (multicast routing rules, ...). Unknown attributes are ignored. */
+int nw_rule_parse(const struct nlmsghdr *nlh, struct nw_rule *r);
+
+/* Builds a request of `type` (RTM_NEWRULE, RTM_DELRULE) for r into buf:
+ * every selector, the action and its target, the priority (always, so the
+ * kernel picks none itself), the protocol. Kernel-owned flags (unresolved,
+ * detached) are left out. NULL when buf is too small. Restores use
+ * NLM_F_CREATE | NLM_F_EXCL: a rule with r's key somebody else re-added in
+ * the meantime answers EEXIST (already back). */
+struct nlmsghdr *nw_rule_build(const struct nw_rule *r, void *buf, size_t size, uint16_t type,
+			       uint16_t flags, uint32_t seq);
+
+/* The kernel's identity of a rule, what rule_exists() compares before
+ * NLM_F_EXCL answers EEXIST: family, action, table, priority, selectors
+ * (prefixes, tos/dscp, fwmark/mask, iif, oif, l3mdev, uid range, ip proto,
+ * ports, realms, tunnel id, flow label) and suppressors. Not the protocol,
+ * the invert flag or the goto target. */
+bool nw_rule_same_key(const struct nw_rule *a, const struct nw_rule *b);
+/* Same key and the same rule a restore would create: also the protocol,
+ * the invert flag and the goto target. */
+bool nw_rule_equal(const struct nw_rule *a, const struct nw_rule *b);
+
+/* The selector and action the way `ip rule` prints them, without the
+ * priority: "from all lookup main", "not from 10.0.0.0/8 fwmark 0x1/0xff
+ * iif eth0 uidrange 1000-1000 lookup 100", "from all goto 32000". */
+void nw_rule_str(const struct nw_rule *r, char *buf, size_t size);
+/* "lookup", "goto", "nop", "blackhole", "unreachable", "prohibit", else the number */
+const char *nw_rule_action_name(uint8_t action, char buf[4]);
+
 /* RTM_NEWLINK/RTM_DELLINK -> l. -EBADMSG malformed. */
 int nw_link_parse(const struct nlmsghdr *nlh, struct nw_link *l);
 
@@ -126,6 +190,9 @@ int nw_rtnl_dump(struct nw_rtnl *s, struct nlmsghdr *req, int timeout_ms, nw_rtn
 int nw_rtnl_dump_routes(struct nw_rtnl *s, uint8_t family, uint32_t table, int timeout_ms,
 			nw_rtnl_dump_cb cb, void *data);
 int nw_rtnl_dump_links(struct nw_rtnl *s, int timeout_ms, nw_rtnl_dump_cb cb, void *data);
+/* Routing-policy rules of family (AF_INET, AF_INET6). */
+int nw_rtnl_dump_rules(struct nw_rtnl *s, uint8_t family, int timeout_ms, nw_rtnl_dump_cb cb,
+		       void *data);
 
 /* ifindex <-> name in this network namespace: 0 or -errno (-ENODEV). */
 int nw_ifname(int ifindex, char name[IF_NAMESIZE]);

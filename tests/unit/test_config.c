@@ -260,8 +260,8 @@ static void test_pending_sections(void **state)
 	parse_ok("{\"metrics\": {\"listen\": \"127.0.0.1:9100\"}, \"segw\": {},"
 		 " \"tunnels\": {\"wg0\": {}}, \"recovery\": null, \"probes\": [{\"x\": 1}],"
 		 " \"rules\": {}, \"routes\": {\"learn_default\": false}}", &cfg);
-	/* routes is implemented: no longer pending */
-	assert_string_equal(cfg.pending, "rules, probes, recovery, tunnels, segw, metrics");
+	/* routes and rules are implemented: no longer pending */
+	assert_string_equal(cfg.pending, "probes, recovery, tunnels, segw, metrics");
 	assert_false(cfg.routes.learn_default);
 	assert_int_equal(cfg.bind_default, NW_ACT_AUDIT);
 	nw_cfg_free(&cfg);
