@@ -40,14 +40,16 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinc
 BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
-COMMON := util log cgroup policy config events counters
-GUARD := rtnl route_guard
-DAEMON := $(COMMON) $(GUARD) bpf_pin bind_guard route_watch listeners control netwardd
+COMMON := util log cgroup policy config events counters stability quarantine_map
+GUARD := rtnl route_guard churn
+DAEMON := $(COMMON) $(GUARD) bpf_pin bind_guard route_watch listeners control quarantine netwardd
 CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
-	      test_config_routes test_route_guard
+	      test_config_routes test_route_guard test_churn test_stability \
+	      test_rule_guard test_config_rules
 TEST_OBJS := $(COMMON) $(GUARD)
+UNIT_TESTS += test_quarantine
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -79,13 +81,23 @@ $(BUILD)/netwardctl: $(CTL:%=$(BUILD)/%.o)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # test helpers: real sockets and a bench loop
-HELPERS := bindtest bind_bench sendto_bench route_latency
+HELPERS := bindtest bind_bench sendto_bench route_latency rule_burst
 helpers: $(HELPERS:%=$(BUILD)/%) $(BUILD)/route_guard_run
 
 # a driver for the route guard alone, linked with its objects
 $(BUILD)/route_guard_run: tests/helpers/route_guard_run.c $(TEST_OBJS:%=$(BUILD)/%.o) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS)
+
+# quarantine (issue 4): its driver and its unit test also link quarantine.o
+helpers: $(BUILD)/quarantine_run
+$(BUILD)/quarantine_run: tests/helpers/quarantine_run.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/test_quarantine: tests/unit/test_quarantine.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/%: tests/helpers/%.c $(SKELS) | $(BUILD)
 	$(msg) CC $@

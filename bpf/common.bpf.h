@@ -15,8 +15,6 @@
 #include "netward/counters.h"
 #include "netward/config.h"
 
-#define NW_EVENTS_BYTES (256 * 1024)
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, NW_EVENTS_BYTES);

@@ -56,6 +56,13 @@ char LICENSE[] SEC("license") = "GPL";
  * leaves route and rule messages to them. */
 const volatile bool fexit_routes = false;
 
+/* Set by netwardd once lsm_netlink_send is attached (never before: in .bss,
+ * not .rodata, so that it can follow the attach): write requests from
+ * quarantined cgroups are then refused with EPERM by the LSM program, and
+ * the syscall tracepoints report them as denied instead of killing. */
+bool lsm_quarantine = false;
+
+
 /* failed lookups per routing table */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -265,12 +272,28 @@ static __always_inline bool quarantined(void)
 	return false;
 }
 
+/* iproute2 first sends an RTM_NEWLINK for index 0 with nothing to change
+ * (to learn what the kernel supports), even for `ip link show`: not a write. */
+static __always_inline bool noop_link_probe(const __u8 *msg, const void *nhp)
+{
+	const struct { __u32 len; __u16 type, flags; __u32 seq, pid; } *nh = nhp;
+	struct { __u8 family, pad; __u16 type; __s32 index; __u32 flags, change; } ifi;
+
+	if (nh->type != RTM_NEWLINK || nh->len != NLMSG_HDRLEN + sizeof(ifi) ||
+	    (nh->flags & 0x400 /* NLM_F_CREATE */))
+		return false;
+	if (bpf_probe_read_user(&ifi, sizeof(ifi), msg + NLMSG_HDRLEN))
+		return false;
+	return ifi.index == 0 && ifi.change == 0;
+}
+
 /* Parses up to NW_RTNL_MAX_MSGS messages of a buffer and emits one event per
  * write request. */
 static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 {
 	__u32 off = 0;
 	bool killed = false;
+	__u8 verdict = 0;
 	int i;
 
 	for (i = 0; i < NW_RTNL_MAX_MSGS; i++) {
@@ -283,10 +306,21 @@ static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 		    nh.len > size - off)
 			return;
 		if ((nh.flags & NLM_F_REQUEST) && write_request(nh.type) && !killed &&
-		    quarantined()) {
-			/* a signal cannot stop this syscall: netwardd reverts it */
-			bpf_send_signal(SIGKILL);
-			NW_COUNT(quarantine_kills);
+		    !noop_link_probe(buf + off, &nh) && quarantined()) {
+			const struct nw_config *cfg = nw_config_get();
+
+			if (lsm_quarantine) {
+				/* lsm_netlink_send refuses the whole send: nothing to revert */
+				verdict = NW_QUARANTINE_DENIED;
+			} else if (cfg && cfg->dry_run) {
+				NW_COUNT(dry_run);
+				verdict = NW_QUARANTINE_WOULD_KILL;
+			} else {
+				/* a signal cannot stop this syscall: netwardd reverts it */
+				bpf_send_signal(SIGKILL);
+				NW_COUNT(quarantine_kills);
+				verdict = NW_QUARANTINE_KILLED;
+			}
 			killed = true;
 		}
 		if ((nh.flags & NLM_F_REQUEST) && (wanted(nh.type) || killed)) {
@@ -303,7 +337,7 @@ static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 				e->syscall = sys;
 				e->index = i;
 				e->uid_start = e->uid_end = ~0u;
-				e->quarantined = killed;
+				e->quarantined = verdict;
 				parse_msg(e, buf + off, nh.len, true);
 				bpf_ringbuf_submit(e, 0);
 			}
@@ -471,12 +505,19 @@ static __always_inline void lookup_failed(__u32 table, int err, __u8 family, con
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Only lookups for locally made packets (iif = loopback) belong to the
+ * current task: input routing of received or forwarded packets runs in
+ * softirq, on behalf of whatever task it interrupted, in any namespace. */
+#define LOOPBACK_IFINDEX 1
+
 SEC("tracepoint/fib/fib_table_lookup")
 int tp_fib_lookup(struct trace_event_raw_fib_table_lookup *ctx)
 {
 	__u8 dst[16] = {};
 
 	if (!ctx->err)		/* the hot path: a lookup that found a route */
+		return 0;
+	if (ctx->iif != LOOPBACK_IFINDEX)
 		return 0;
 	if (!watching())
 		return 0;
@@ -490,13 +531,50 @@ int tp_fib6_lookup(struct trace_event_raw_fib6_table_lookup *ctx)
 {
 	__u8 dst[16];
 
-	if (!ctx->err)
+	if (!ctx->err || ctx->iif != LOOPBACK_IFINDEX)
 		return 0;
 	if (!watching())
 		return 0;
 	if (bpf_probe_read_kernel(dst, sizeof(dst), ctx->dst))
 		return 0;
 	lookup_failed(ctx->tb_id, ctx->err, 6, dst, global_v6(dst));
+	return 0;
+}
+
+/* The same on BTF-typed raw tracepoints: about half the cost per lookup of
+ * the classic ones. Used when they load (netwardd tries them first). */
+SEC("tp_btf/fib_table_lookup")
+int BPF_PROG(tb_fib_lookup, u32 tb_id, const struct flowi4 *flp,
+	     const struct fib_nh_common *nhc, int err)
+{
+	__u8 dst[16] = {};
+	__be32 d;
+
+	if (!err || flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX)
+		return 0;
+	if (!watching())
+		return 0;
+	d = flp->daddr;
+	__builtin_memcpy(dst, &d, 4);
+	lookup_failed(tb_id, err, 4, dst, global_v4(dst));
+	return 0;
+}
+
+SEC("tp_btf/fib6_table_lookup")
+int BPF_PROG(tb_fib6_lookup, const struct net *net, const struct fib6_result *res,
+	     struct fib6_table *table, const struct flowi6 *flp)
+{
+	__u8 dst[16];
+
+	/* no error argument here: a miss is the namespace's null entry */
+	if (res->f6i != net->ipv6.fib6_null_entry ||
+	    flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX)
+		return 0;
+	if (!watching())
+		return 0;
+	if (bpf_probe_read_kernel(dst, sizeof(dst), &flp->daddr))
+		return 0;
+	lookup_failed(table ? table->tb6_id : 0, -101 /* ENETUNREACH */, 6, dst, global_v6(dst));
 	return 0;
 }
 
@@ -592,4 +670,54 @@ int BPF_PROG(fx_fib_delrule, struct sk_buff *skb, struct nlmsghdr *nlh,
 	     struct netlink_ext_ack *extack, int ret)
 {
 	return rule_exit(nlh, ret, RTM_DELRULE);
+}
+
+/* --- optional LSM variant of quarantine (kernels that allow BPF LSM) ----- */
+
+#define RTM_BASE 16
+#define EPERM 1
+
+/* the guarded netns, without counting other_netns (the tracepoints do) */
+static __always_inline bool quarantine_applies(void)
+{
+	const struct nw_config *cfg = nw_config_get();
+
+	return cfg && cfg->enabled && !nw_foreign_netns(cfg);
+}
+
+/* Refuses, before the kernel acts on it, a NETLINK_ROUTE send holding a write
+ * request from a quarantined cgroup: the sender gets EPERM and nothing
+ * changes. Write requests are what rtnetlink itself treats as such (it asks
+ * CAP_NET_ADMIN for them): every type but GET (type & 3 == 2). Autoload off
+ * unless netwardd's probe loads and attaches one LSM program. */
+SEC("lsm/netlink_send")
+int BPF_PROG(lsm_netlink_send, struct sock *sk, struct sk_buff *skb, int ret)
+{
+	const __u8 *data;
+	__u32 len, off = 0;
+	int i;
+
+	if (ret)
+		return ret;
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) != AF_NETLINK ||
+	    BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != NETLINK_ROUTE)
+		return 0;
+	data = BPF_CORE_READ(skb, data);
+	len = BPF_CORE_READ(skb, len);
+	for (i = 0; i < NW_RTNL_MAX_MSGS; i++) {
+		struct { __u32 len; __u16 type, flags; } nh;
+
+		if (off + NLMSG_HDRLEN > len || off > 65536 ||
+		    bpf_probe_read_kernel(&nh, sizeof(nh), data + off) || nh.len < NLMSG_HDRLEN ||
+		    nh.len > len - off)
+			return 0;
+		if ((nh.flags & NLM_F_REQUEST) && nh.type >= RTM_BASE && (nh.type & 3) != 2) {
+			if (!quarantine_applies() || !quarantined())
+				return 0;
+			NW_COUNT(quarantine_denied);
+			return -EPERM;
+		}
+		off += NLMSG_ALIGN(nh.len);
+	}
+	return 0;
 }

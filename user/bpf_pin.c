@@ -228,7 +228,8 @@ void nw_links_status(const struct nw_link_slot *slots, size_t n, cJSON *arr)
 			}
 		} else {
 			cJSON_AddStringToObject(p, "state",
-						s->enabled ? "not attached" : "not used on this kernel");
+						s->enabled ? "not attached"
+							   : s->unused ? s->unused : "not used on this kernel");
 		}
 		cJSON_AddItemToArray(arr, p);
 	}

@@ -47,6 +47,7 @@ struct nw_link_slot {
 	struct bpf_program *prog;
 	bool cgroup;		/* attach to the module's cgroup */
 	bool enabled;		/* false: not used on this kernel; a stale pin goes */
+	const char *unused;	/* why not enabled, for status (default: this kernel) */
 	struct bpf_link *link;
 	enum nw_link_how how;
 };

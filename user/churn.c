@@ -117,7 +117,8 @@ static int grow_ring(struct nw_churn_window *w)
 	return 0;
 }
 
-/* Same process, same cgroup: one actor. A free slot is reused. */
+/* An actor is a command in a cgroup (a service, a worker): a script that
+ * runs `ip` a thousand times is one actor, named by its latest pid. */
 static int actor_of(struct nw_churn_window *w, const struct nw_rtnl_request *r, uint32_t *idx)
 {
 	size_t free_slot = (size_t)-1;
@@ -128,7 +129,9 @@ static int actor_of(struct nw_churn_window *w, const struct nw_rtnl_request *r, 
 				free_slot = i;
 			continue;
 		}
-		if (w->actors[i].tgid == r->hdr.tgid && w->actors[i].cgroup_id == r->hdr.cgroup_id) {
+		if (w->actors[i].cgroup_id == r->hdr.cgroup_id && w->actors[i].uid == r->hdr.uid &&
+		    !strncmp(w->actors[i].comm, r->hdr.comm, sizeof(w->actors[i].comm) - 1)) {
+			w->actors[i].tgid = r->hdr.tgid;
 			*idx = (uint32_t)i;
 			return 0;
 		}

@@ -17,6 +17,7 @@
 
 #define NW_CHURN_TOP 5
 
+/* A command (comm) of a uid in a cgroup; tgid is its latest process. */
 struct nw_churn_actor {
 	uint32_t tgid;
 	uint32_t uid;

@@ -62,6 +62,19 @@ int nw_event_type_parse(const char *name)
 	return -EINVAL;
 }
 
+int nw_event_type_public(unsigned type)
+{
+	switch (type) {
+	case NW_EV_NONE:
+	case NW_EV_RTNL_REQUEST:
+	case NW_EV_NO_ROUTE_RAW:
+	case NW_EV_CGROUP_CHANGE:
+		return 0;
+	default:
+		return type < NW_EV__MAX;
+	}
+}
+
 void nw_event_message_id(unsigned type, char buf[33])
 {
 	snprintf(buf, 33, "5e1f0c2a9b7d4e63a8c1f0d2b4e6%04x", type & 0xffff);

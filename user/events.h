@@ -12,6 +12,9 @@
 
 const char *nw_event_type_name(unsigned type);
 int nw_event_type_parse(const char *name);	/* enum nw_event_type or -EINVAL */
+/* Types users see (history, streams, logs); the others only carry data from
+ * the kernel side to netwardd. */
+int nw_event_type_public(unsigned type);
 
 /* A JSON object with the common fields: ts, type, netns. */
 cJSON *nw_event_new(unsigned type, uint32_t netns);

@@ -46,6 +46,16 @@ static void usage(FILE *f)
 "                               added here win over the config file's until deleted\n"
 "  events [--follow] [--type T] [--limit N]\n"
 "                               recent events from netwardd; --follow streams\n"
+"  wait-stable [--quiet MS] [--timeout MS]\n"
+"                               wait until the namespace has seen no route, rule,\n"
+"                               link or address change for MS (default 500;\n"
+"                               netwardd's start counts as one); exit 0 then, 1 at\n"
+"                               the timeout (none given: waits as long as it takes)\n"
+"  churn                        rtnetlink writes (routes, rules, links, addresses)\n"
+"                               per cgroup, all time, from the pinned churn map\n"
+"  quarantine [list|add|del] [--cgroup PATH|ID]\n"
+"                               stop a cgroup's network-configuration writes (dumps\n"
+"                               such as ip route show stay allowed); no daemon needed\n"
 "\n"
 "Options:\n"
 "  --json              machine-readable output (one JSON object per line for events)\n"
@@ -55,6 +65,9 @@ static void usage(FILE *f)
 "  --port N            1-65535; none = any port\n"
 "  --proto tcp|udp|any --family 4|6|any   (default any)\n"
 "  --action allow|audit|deny|rewrite|kill\n"
+"  --quiet MS          wait-stable: the quiet window, 1-86400000 ms (default 500)\n"
+"  --timeout MS        wait-stable: give up after MS (0-86400000), counted from\n"
+"                      the request; shorter than --quiet: 0 only if already quiet\n"
 "  --version, --help\n"
 "\n"
 "Exit status: 0 ok, 1 condition not met, 2 usage error, 3 daemon not reachable,\n"
@@ -65,6 +78,7 @@ static void usage(FILE *f)
 "  netwardctl blocklist add --cgroup system.slice/lpg-admin.service --port 8443 \\\n"
 "      --proto tcp --family 4 --action rewrite\n"
 "  netwardctl events --follow --type bind_denied --json\n"
+"  netwardctl wait-stable --quiet 500 --timeout 30000 && start-browser\n"
 "  bpftool map dump pinned " NW_DEFAULT_PIN_DIR "/bind_policy\n"
 "\n"
 "See netwardctl(8), netwardd(8).\n");
@@ -226,7 +240,7 @@ static int verb_status(int argc, char **argv)
 			       ? "supported" : "not supported by this kernel",
 		       g ? s_of(g, "mode") : "guard off");
 		cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(w, "programs"))
-			if (strcmp(s_of(p, "state"), "not used on this kernel"))
+			if (strncmp(s_of(p, "state"), "not used", 8))
 				printf("  %-15s %-38s %-10s link %-5.0f prog %-5.0f %s\n", s_of(p, "name"),
 				       s_of(p, "hook"), s_of(p, "path"), n_of(p, "link_id"),
 				       n_of(p, "prog_id"), s_of(p, "state"));
@@ -279,7 +293,7 @@ static int verb_events(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("events: unexpected argument \"%s\"", argv[1]);
-	if (arg.type && nw_event_type_parse(arg.type) < 0) {
+	if (arg.type && !nw_event_type_public((unsigned)nw_event_type_parse(arg.type))) {
 		cJSON_Delete(req);
 		return usage_error("--type: \"%s\" is not an event type", arg.type);
 	}

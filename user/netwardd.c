@@ -35,6 +35,10 @@
 #include "policy.h"
 #include "route_guard.h"
 #include "route_watch.h"
+#include "quarantine.h"
+#include "quarantine_map.h"
+#include "stability.h"
+#include "churn.h"
 #include "util.h"
 
 #ifndef NW_VERSION
@@ -57,6 +61,11 @@ struct daemon {
 	struct nw_bind_guard *bind;
 	struct nw_route_watch *watch;
 	struct nw_route_guard *guard;
+	struct nw_quarantine *quar;
+	bool lsm;
+	struct nw_stability *stab;
+	struct nw_churn_window *churn;
+	bool pins_existed;
 	bool fexit;
 	uint64_t rtnl_requests;
 	unsigned pending_rules;
@@ -76,9 +85,14 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: netwardd [OPTIONS]\n"
 "\n"
-"Guards the network namespace it runs in: catches wildcard binds (0.0.0.0, ::)\n"
-"in the kernel and allows, audits, denies or rewrites them to loopback, reports\n"
-"and optionally kills listen() without bind(), and says who did it.\n"
+"Guards the network namespace it runs in, and says who did what:\n"
+"  - wildcard binds (0.0.0.0, ::) are allowed, audited, denied or rewritten to\n"
+"    loopback in the kernel; listen() without bind() is reported or killed;\n"
+"  - protected routes (the default routes, routes.protect) and rules (the\n"
+"    kernel's defaults, rules.protect) are put back at once when deleted;\n"
+"  - rtnetlink writes are counted per cgroup, bursts raise rule_storm, and a\n"
+"    quarantined cgroup's writes are stopped;\n"
+"  - netwardctl wait-stable answers once the network has been quiet.\n"
 "\n"
 "Options:\n"
 "  --config PATH     configuration file (default " NW_DEFAULT_CONFIG ";\n"
@@ -112,8 +126,15 @@ static int event_priority(const cJSON *ev)
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	const char *type = cJSON_IsString(t) ? t->valuestring : "";
 
-	if (!strcmp(type, "bind_denied") || !strcmp(type, "wildcard_listener"))
-		return LOG_WARNING;
+	static const char *const alarms[] = {
+		"bind_denied", "wildcard_listener", "route_restore_failed", "route_flapping",
+		"rule_storm", "rule_restore_failed", "rule_flapping", "quarantined", "no_route",
+		"link_down", NULL,
+	};
+
+	for (const char *const *a = alarms; *a; a++)
+		if (!strcmp(type, *a))
+			return LOG_WARNING;
 	if (!strcmp(type, "daemon"))
 		return LOG_INFO;
 	return LOG_NOTICE;
@@ -188,6 +209,8 @@ static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
 	add_cgroup_path(d, ev);
 	if (cJSON_IsObject(actor))
 		add_cgroup_path(d, actor);
+	cJSON_ArrayForEach(actor, cJSON_GetObjectItemCaseSensitive(ev, "actors"))
+		add_cgroup_path(d, actor);
 	json = cJSON_PrintUnformatted(ev);
 
 	if (!json)
@@ -221,12 +244,93 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 }
 
 static void on_cgroup_change(struct daemon *d);
+static void dispatch(struct daemon *d, unsigned type, cJSON *ev);
+
+/* May netward quarantine this cgroup on its own? Never the root, never the
+ * cgroup netwardd runs in or one above it (it would be killed for the very
+ * reverts it makes). */
+static bool may_auto_quarantine(const struct daemon *d, uint64_t id)
+{
+	char self[PATH_MAX] = "", target[PATH_MAX];
+	size_t n;
+
+	if (!id || nw_cgroup_path_from_id(d->cg_mount, id, target, sizeof(target)) ||
+	    !strcmp(target, "/"))
+		return false;
+	{
+		char *text = NULL, *line;
+
+		if (nw_read_file("/proc/self/cgroup", &text, 65536) == 0 &&
+		    (line = strstr(text, "0::"))) {
+			line += 3;
+			line[strcspn(line, "\n")] = 0;
+			snprintf(self, sizeof(self), "%s", line);
+		}
+		free(text);
+	}
+	n = strlen(target);
+	if (!strncmp(self, target, n) && (self[n] == '/' || !self[n]))
+		return false;
+	return true;
+}
+
+/* rules.auto_quarantine: a storm whose top actor's cgroup made at least
+ * half of the window's changes gets that cgroup quarantined. */
+static void auto_quarantine(struct daemon *d)
+{
+	struct nw_churn_actor top;
+	uint32_t total, in_window = nw_churn_count(d->churn, nw_now_ns(CLOCK_MONOTONIC));
+	int fd, r;
+	cJSON *ev;
+
+	if (nw_churn_top(d->churn, &top, 1) != 1)
+		return;
+	total = top.route + top.rule + top.link + top.addr;
+	if (2 * total < in_window || !may_auto_quarantine(d, top.cgroup_id))
+		return;
+	fd = nw_quarantine_map_open(d->pin_dir);
+	if (fd < 0)
+		return;
+	r = d->dry_run ? 0 : nw_quarantine_add(fd, top.cgroup_id, NW_QUAR_ACTIVE | NW_QUAR_AUTO);
+	close(fd);
+	if (r < 0 || r == 1)
+		return;		/* failed, or quarantined already */
+	ev = nw_event_new(NW_EV_QUARANTINED, d->netns);
+	if (!ev)
+		return;
+	cJSON_AddStringToObject(ev, "action", d->dry_run ? "would_auto_quarantine" : "auto_quarantined");
+	cJSON_AddNumberToObject(ev, "pid", top.tgid);
+	cJSON_AddStringToObject(ev, "comm", top.comm);
+	cJSON_AddNumberToObject(ev, "uid", top.uid);
+	cJSON_AddNumberToObject(ev, "cgroup_id", (double)top.cgroup_id);
+	cJSON_AddNumberToObject(ev, "count", total);
+	cJSON_AddNumberToObject(ev, "in_window", in_window);
+	if (d->dry_run)
+		cJSON_AddBoolToObject(ev, "dry_run", 1);
+	cJSON_AddStringToObject(ev, "message", "rules.auto_quarantine: the cgroup behind a rule storm");
+	dispatch(d, NW_EV_QUARANTINED, ev);
+	cJSON_Delete(ev);
+}
 
 static void on_rtnl_request(struct daemon *d, const struct nw_rtnl_request *r)
 {
 	d->rtnl_requests++;
+	if (d->churn && nw_churn_add(d->churn, r, nw_now_ns(CLOCK_MONOTONIC))) {
+		cJSON *ev = nw_event_new(NW_EV_RULE_STORM, d->netns);
+
+		if (ev) {
+			nw_churn_storm_json(d->churn, ev);
+			cJSON_AddStringToObject(ev, "message", "rtnetlink changes above the storm threshold");
+			dispatch(d, NW_EV_RULE_STORM, ev);
+			cJSON_Delete(ev);
+		}
+		if (d->cfg.rules_cfg.auto_quarantine)
+			auto_quarantine(d);
+	}
 	if (d->guard)
 		nw_route_guard_note_request(d->guard, r);
+	if (r->quarantined)
+		nw_quarantine_note_request(d->quar, r);
 	log_debug("rtnl request %u from pid %u (%.16s): family %u table %u dst_len %u", r->nlmsg_type,
 		  r->hdr.tgid, r->hdr.comm, r->family, r->table, r->dst_len);
 }
@@ -300,7 +404,25 @@ static void guard_drain(void *ud)
 		ring_buffer__consume(d->rb);
 }
 
+/* Every route, rule, link or address notification, and lost ones (nlh
+ * NULL): the namespace is not quiet (wait-stable). */
+static void guard_changed(void *ud, const struct nlmsghdr *nlh)
+{
+	struct daemon *d = ud;
+	(void)nlh;
+
+	nw_stability_changed(d->stab);
+}
+
 static const struct nw_route_guard_ops guard_ops = {
+	.emit = guard_emit,
+	.drain_requests = guard_drain,
+	.changed = guard_changed,
+};
+
+/* quarantine reverts what killed writers did; it drains the ring buffer
+ * before notifications like the route guard */
+static const struct nw_quarantine_ops quar_ops = {
 	.emit = guard_emit,
 	.drain_requests = guard_drain,
 };
@@ -566,6 +688,8 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		if ((r = nw_route_guard_reconfigure(d->guard, &g)))
 			log_err("reload: route guard: %s (its previous settings stay)", strerror(-r));
 	}
+	if (d->churn)
+		nw_churn_configure(d->churn, cfg.rules_cfg.storm_threshold, cfg.rules_cfg.window_ms);
 	nw_cfg_free(&d->cfg);
 	d->cfg = cfg;
 	nw_log_set_level(d->cfg.log_level);
@@ -621,6 +745,13 @@ static void status(struct daemon *d, cJSON *r)
 	cJSON_AddNumberToObject(b, "rtnl_requests", (double)d->rtnl_requests);
 	if (d->guard)
 		nw_route_guard_status(d->guard, cJSON_AddObjectToObject(b, "guard"));
+	cJSON_AddBoolToObject(b, "lsm_supported", d->lsm);
+	if (d->quar)
+		nw_quarantine_status(d->quar, cJSON_AddObjectToObject(r, "quarantine"));
+	if (d->stab)
+		nw_stability_status(d->stab, cJSON_AddObjectToObject(r, "stability"));
+	if (d->churn)
+		nw_churn_status(d->churn, nw_now_ns(CLOCK_MONOTONIC), cJSON_AddObjectToObject(r, "churn"));
 	ev = cJSON_AddObjectToObject(r, "events");
 	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
 	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
@@ -641,6 +772,98 @@ static void set_error(cJSON *reply, const char *msg)
 	cJSON_AddStringToObject(reply, "error", msg);
 }
 
+/* --- wait-stable: a reply deferred until the namespace is quiet ----------------- */
+
+struct stable_wait {
+	struct nw_control_client *c;
+	struct nw_stability_waiter *w;
+};
+
+static double ns_to_ms(uint64_t ns)
+{
+	return (double)(ns / 1000) / 1000.0;	/* ms with us precision */
+}
+
+static void on_stable(void *ud, bool stable, uint64_t waited_ns, uint64_t quiet_ns)
+{
+	struct stable_wait *sw = ud;
+	cJSON *reply = cJSON_CreateObject();
+
+	/* the waiter is gone already; replying forgets the close callback */
+	if (reply) {
+		cJSON_AddBoolToObject(reply, "ok", 1);
+		cJSON_AddBoolToObject(reply, "stable", stable);
+		cJSON_AddNumberToObject(reply, "waited_ms", ns_to_ms(waited_ns));
+		cJSON_AddNumberToObject(reply, "quiet_ms", ns_to_ms(quiet_ns));
+		nw_control_client_reply(sw->c, reply);
+		cJSON_Delete(reply);
+	} else {
+		nw_control_client_reply(sw->c, NULL);	/* closes it: no answer */
+	}
+	free(sw);
+}
+
+/* the client went away (or the control socket closes) before the answer */
+static void on_stable_client_gone(struct nw_control_client *c, void *ud)
+{
+	struct stable_wait *sw = ud;
+	(void)c;
+
+	nw_stability_cancel(sw->w);
+	free(sw);
+}
+
+/* "quiet_ms"/"timeout_ms": an integral number of ms within [min, max] */
+static int ms_field(const cJSON *req, const char *key, uint64_t min, uint64_t max, bool *given,
+		    uint64_t *out, char *msg, size_t msglen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+
+	*given = v && !cJSON_IsNull(v);
+	if (!*given)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(uint64_t)v->valuedouble) {
+		snprintf(msg, msglen, "%s: must be a whole number of ms from %llu to %llu", key,
+			 (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = (uint64_t)v->valuedouble;
+	return 0;
+}
+
+static int wait_stable(struct daemon *d, struct nw_control_client *c, const cJSON *req,
+		       cJSON *reply)
+{
+	uint64_t quiet_ms = 500, timeout_ms = 0;	/* quiet_ms absent: 500 */
+	bool has_quiet, has_timeout;			/* timeout_ms absent or null: none */
+	struct stable_wait *sw;
+	char msg[128];
+	int r;
+
+	if (ms_field(req, "quiet_ms", 1, 86400000, &has_quiet, &quiet_ms, msg, sizeof(msg)) ||
+	    ms_field(req, "timeout_ms", 0, 86400000, &has_timeout, &timeout_ms, msg, sizeof(msg))) {
+		set_error(reply, msg);
+		return 0;
+	}
+	if (!d->stab || !(sw = calloc(1, sizeof(*sw)))) {
+		set_error(reply, "wait-stable: out of memory");
+		return 0;
+	}
+	sw->c = c;
+	r = nw_stability_wait(d->stab, quiet_ms * 1000000ull,
+			      has_timeout ? timeout_ms * 1000000ull : NW_STABILITY_NO_TIMEOUT, on_stable,
+			      sw, &sw->w);
+	if (r < 0) {
+		free(sw);
+		snprintf(msg, sizeof(msg), "wait-stable: %s", strerror(-r));
+		set_error(reply, msg);
+		return 0;
+	}
+	nw_control_client_set_close_cb(c, on_stable_client_gone, sw);
+	return 2;
+}
+
 static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *reply, void *ud)
 {
 	struct daemon *d = ud;
@@ -648,6 +871,8 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 
 	if (!strcmp(cmd, "ping"))
 		return 0;
+	if (!strcmp(cmd, "wait-stable"))
+		return wait_stable(d, c, req, reply);
 	if (!strcmp(cmd, "status")) {
 		status(d, reply);
 		return 0;
@@ -668,7 +893,8 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		cJSON *arr;
 
 		if (t && !cJSON_IsNull(t)) {
-			if (!cJSON_IsString(t) || (type = nw_event_type_parse(t->valuestring)) < 0) {
+			if (!cJSON_IsString(t) || (type = nw_event_type_parse(t->valuestring)) < 0 ||
+			    !nw_event_type_public((unsigned)type)) {
 				char msg[128];
 
 				snprintf(msg, sizeof(msg), "type: \"%s\" is not an event type",
@@ -731,11 +957,15 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
+/* Probes load programs the kernel may refuse: what libbpf says about that
+ * (e.g. a hint to raise RLIMIT_MEMLOCK after EPERM) would mislead. */
+static bool probing;
+
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
 
-	if (level == LIBBPF_DEBUG && nw_log_get_level() < LOG_DEBUG)
+	if ((level == LIBBPF_DEBUG || probing) && nw_log_get_level() < LOG_DEBUG)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = 0;
@@ -764,8 +994,12 @@ static void warn_old_kernel(void)
 
 static void cleanup(struct daemon *d, bool detach)
 {
+	/* first: waiting clients cancel their waiters */
 	nw_control_close(d->ctl);
+	nw_stability_free(d->stab);
+	nw_churn_free(d->churn);
 	nw_route_guard_free(d->guard);
+	nw_quarantine_free(d->quar);
 	sd_event_source_unref(d->resync_rules);
 	ring_buffer__free(d->rb);
 	/* the bind guard owns the pin dir and removes it: route watch first */
@@ -859,6 +1093,11 @@ int main(int argc, char **argv)
 	/* everything that can fail without side effects comes before BPF */
 	if ((r = sd_event_default(&d.e)) < 0)
 		goto fail;
+	/* before the route guard, whose monitor reports changes */
+	if ((r = nw_churn_new(&d.churn, d.cfg.rules_cfg.storm_threshold, d.cfg.rules_cfg.window_ms)))
+		goto fail;
+	if ((r = nw_stability_new(&d.stab, d.e, d.started_ns)))
+		goto fail;
 	if ((r = sd_event_add_defer(d.e, &d.resync_rules, on_resync_rules, &d)) < 0 ||
 	    (r = sd_event_source_set_enabled(d.resync_rules, SD_EVENT_OFF)) < 0)
 		goto fail;
@@ -869,6 +1108,14 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 
+	{
+		char probe[PATH_MAX];
+
+		/* maps pinned before us (a killed or keep_on_exit instance) hold
+		 * state netwardctl added; a failed start must not unpin them */
+		d.pins_existed = nw_path(probe, sizeof(probe), "%s/bind_policy", d.pin_dir) == 0 &&
+				 access(probe, F_OK) == 0;
+	}
 	if ((r = nw_pin_dir_prepare(d.pin_dir))) {
 		log_err("pin dir %s: %s%s", d.pin_dir, strerror(-r),
 			r == -ENOTSUP ? " (not on a bpf filesystem: mount -t bpf bpf DIR)" : "");
@@ -887,8 +1134,13 @@ int main(int argc, char **argv)
 				       "version: remove it to start over)" : "");
 		goto fail;
 	}
+	probing = true;
 	d.fexit = nw_fexit_supported() == 1;
-	if ((r = nw_route_watch_load(&d.watch, d.pin_dir, d.fexit))) {
+	d.lsm = nw_lsm_supported() == 1;
+	probing = false;
+	log_info("route watch: %s", d.fexit ? "fexit programs (the kernel allows them)"
+					    : "syscall tracepoints (this kernel refuses fexit)");
+	if ((r = nw_route_watch_load2(&d.watch, d.pin_dir, d.fexit, d.lsm))) {
 		log_err("route-watch: load: %s", strerror(-r));
 		goto fail;
 	}
@@ -920,6 +1172,19 @@ int main(int argc, char **argv)
 				 &d)) < 0)
 		goto fail;
 	{
+		struct nw_quarantine_cfg qc = {
+			.path = nw_route_watch_quarantine_path(d.watch),
+			.pin_dir = d.pin_dir,
+			.cg_mount = d.cg_mount,
+			.dry_run = d.dry_run,
+		};
+
+		if ((r = nw_quarantine_new(&d.quar, d.e, &qc, &quar_ops, &d))) {
+			log_err("quarantine: %s", strerror(-r));
+			goto fail;
+		}
+	}
+	{
 		struct nw_route_guard_cfg g = guard_cfg(&d, &d.cfg);
 
 		if ((r = nw_route_guard_new(&d.guard, d.e, &g, &guard_ops, &d))) {
@@ -950,9 +1215,9 @@ int main(int argc, char **argv)
 	cleanup(&d, detach);
 	return r < 0 ? 1 : 0;
 fail:
-	/* a failed start undoes what it attached itself and leaves what a
-	 * previous instance pinned (and still enforces) alone */
-	cleanup(&d, d.bind && !nw_bind_guard_adopted(d.bind) &&
-		    !(d.watch && nw_route_watch_adopted(d.watch)));
+	/* a failed start removes what it pinned and attached when the pin dir
+	 * was empty before; what a previous instance pinned (and may still
+	 * enforce with) stays as it is */
+	cleanup(&d, d.bind && !d.pins_existed);
 	return 1;
 }

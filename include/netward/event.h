@@ -10,6 +10,8 @@
 #include "netward/types.h"
 
 #define NW_EVENT_VERSION 1
+/* size of the "events" ring buffer */
+#define NW_EVENTS_BYTES (256 * 1024)
 #define NW_COMM_LEN 16
 
 /* One enum for every event netward emits, kernel-made or not. The names in

@@ -37,7 +37,7 @@ struct nw_rtnl_request {
 	__u8  syscall;		/* enum nw_rtnl_syscall */
 	__u8  index;		/* position of this message in its batch */
 	__u8  more;		/* 1: the batch held more than NW_RTNL_MAX_MSGS */
-	__u8  quarantined;	/* 1: the actor's cgroup is quarantined: it was sent SIGKILL */
+	__u8  quarantined;	/* NW_QUARANTINE_*: the actor's cgroup is quarantined */
 	__u8  _pad0[6];
 	__u32 table;		/* RTA_TABLE / FRA_TABLE, else the header's table */
 	__u32 priority;		/* RTA_PRIORITY (metric) / FRA_PRIORITY */
@@ -51,8 +51,9 @@ struct nw_rtnl_request {
 	__u8  gateway[16];	/* RTA_GATEWAY */
 };
 
-/* A routing lookup that found no route, sampled (rate-limited in the kernel
- * to one per table per NW_NO_ROUTE_INTERVAL_NS). Type NW_EV_NO_ROUTE_RAW. */
+/* A main-table routing lookup for a locally made packet that found no
+ * route, sampled (rate-limited in the kernel to one per
+ * NW_NO_ROUTE_INTERVAL_NS). Type NW_EV_NO_ROUTE_RAW. */
 struct nw_no_route {
 	struct nw_event_hdr hdr;
 	__u32 table;
@@ -70,6 +71,11 @@ struct nw_no_route {
 #define NW_QUAR_ACTIVE	(1u << 0)
 #define NW_QUAR_AUTO	(1u << 1)	/* set by rules.auto_quarantine */
 #define NW_QUARANTINE_MAX 1024
+
+/* nw_rtnl_request.quarantined */
+#define NW_QUARANTINE_KILLED	1	/* sent SIGKILL: netwardd reverts what it did */
+#define NW_QUARANTINE_DENIED	2	/* refused with EPERM by lsm/netlink_send */
+#define NW_QUARANTINE_WOULD_KILL 3	/* --dry-run: not killed, only reported */
 
 /* churn map: per cgroup, rtnetlink write requests by kind, all time (LRU) */
 struct nw_churn {

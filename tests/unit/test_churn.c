@@ -95,14 +95,26 @@ static void test_actors_counted_by_kind_and_ranked(void **state)
 		assert_int_equal(top[i].uid, 1107 - i);
 		assert_string_equal(top[i].comm, "worker");
 	}
-	/* same pid in another cgroup is another actor */
+	/* the same command in another cgroup is another actor */
 	{
 		struct nw_rtnl_request moved = req(100, 999, 16, "worker");
 
+		moved.hdr.uid = 1100;
 		nw_churn_add(w, &moved, t++);
 		assert_int_equal(nw_churn_top(w, top, 1), 1);
 		assert_int_equal(top[0].tgid, 107);
 	}
+	/* a script running `ip` again and again is one actor, latest pid */
+	for (uint32_t i = 0; i < 20; i++) {
+		struct nw_rtnl_request ip = req(2000 + i, 777, 32, "ip");
+
+		ip.hdr.uid = 0;
+		nw_churn_add(w, &ip, t++);
+	}
+	assert_int_equal(nw_churn_top(w, top, 1), 1);
+	assert_int_equal(top[0].cgroup_id, 777);
+	assert_int_equal(top[0].rule, 20);
+	assert_int_equal(top[0].tgid, 2019);
 	nw_churn_free(w);
 }
 

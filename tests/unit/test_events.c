@@ -135,6 +135,19 @@ static void test_type_names(void **state)
 	assert_string_equal(nw_event_type_name(0xffff), "unknown");
 }
 
+static void test_type_public(void **state)
+{
+	(void)state;
+	assert_true(nw_event_type_public(NW_EV_BIND_DENIED));
+	assert_true(nw_event_type_public(NW_EV_RULE_STORM));
+	assert_true(nw_event_type_public(NW_EV_DAEMON));
+	assert_false(nw_event_type_public(NW_EV_NONE));
+	assert_false(nw_event_type_public(NW_EV_RTNL_REQUEST));
+	assert_false(nw_event_type_public(NW_EV_NO_ROUTE_RAW));
+	assert_false(nw_event_type_public(NW_EV_CGROUP_CHANGE));
+	assert_false(nw_event_type_public(NW_EV__MAX));
+}
+
 static void test_type_parse_rejects(void **state)
 {
 	(void)state;
@@ -656,6 +669,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_type_parse_rejects),
+		cmocka_unit_test(test_type_public),
 		cmocka_unit_test(test_message_id),
 		cmocka_unit_test(test_decode_bind),
 		cmocka_unit_test(test_decode_ts),
