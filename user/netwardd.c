@@ -66,6 +66,7 @@ struct daemon {
 	struct nw_stability *stab;
 	struct nw_churn_window *churn;
 	bool pins_existed;
+	struct autobind *autobinds[16];	/* listens whose port is still looked up */
 	bool fexit;
 	uint64_t rtnl_requests;
 	unsigned pending_rules;
@@ -336,14 +337,78 @@ static void on_rtnl_request(struct daemon *d, const struct nw_rtnl_request *r)
 }
 
 /* The kernel picks the port of a listen() without bind() after the
- * tracepoint fired: find it by the socket's inode. A killed listener is gone. */
-static void fill_autobind_port(cJSON *ev, const struct nw_bind_event *e)
+ * tracepoint fired, and only then makes the socket findable: look it up by
+ * inode, again a few times 2 ms apart while the listen() is still running,
+ * then report the event (with port 0 if the listener is already gone). */
+#define AUTOBIND_TRIES 5
+
+struct autobind {
+	struct daemon *d;
+	sd_event_source *timer;
+	cJSON *ev;
+	uint64_t ino;
+	int tries;
+};
+
+static bool fill_autobind_port(cJSON *ev, uint64_t ino)
 {
 	uint16_t port;
 
-	if (e->action == NW_ACT_KILL || !e->sock_ino || nw_listener_port(e->sock_ino, &port))
-		return;
+	if (!ino || nw_listener_port(ino, &port) || !port)
+		return false;
 	cJSON_ReplaceItemInObject(ev, "port", cJSON_CreateNumber(port));
+	return true;
+}
+
+static void autobind_done(struct autobind *a)
+{
+	size_t i;
+
+	for (i = 0; i < NW_ARRAY_SIZE(a->d->autobinds); i++)
+		if (a->d->autobinds[i] == a)
+			a->d->autobinds[i] = NULL;
+	sd_event_source_disable_unref(a->timer);
+	cJSON_Delete(a->ev);
+	free(a);
+}
+
+static int on_autobind_retry(sd_event_source *s, uint64_t usec, void *ud)
+{
+	struct autobind *a = ud;
+	(void)usec;
+
+	if (!fill_autobind_port(a->ev, a->ino) && ++a->tries < AUTOBIND_TRIES) {
+		sd_event_source_set_time_relative(s, 2000);
+		sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+		return 0;
+	}
+	dispatch(a->d, NW_EV_WILDCARD_LISTENER, a->ev);
+	autobind_done(a);
+	return 0;
+}
+
+/* Returns true when the event was taken over (reported later). */
+static bool defer_autobind(struct daemon *d, cJSON *ev, const struct nw_bind_event *e)
+{
+	struct autobind *a;
+	size_t i;
+
+	if (e->action == NW_ACT_KILL || !e->sock_ino || fill_autobind_port(ev, e->sock_ino))
+		return false;	/* killed: gone; or found at once */
+	for (i = 0; i < NW_ARRAY_SIZE(d->autobinds) && d->autobinds[i]; i++)
+		;
+	if (i == NW_ARRAY_SIZE(d->autobinds) || !(a = calloc(1, sizeof(*a))))
+		return false;	/* too many at once: report without the port */
+	a->d = d;
+	a->ev = ev;
+	a->ino = e->sock_ino;
+	if (sd_event_add_time_relative(d->e, &a->timer, CLOCK_MONOTONIC, 2000, 100,
+				       on_autobind_retry, a) < 0) {
+		free(a);
+		return false;
+	}
+	d->autobinds[i] = a;
+	return true;
 }
 
 static int on_ring(void *ctx, void *data, size_t len)
@@ -369,8 +434,8 @@ static int on_ring(void *ctx, void *data, size_t len)
 		log_debug("events: undecodable record of %zu bytes", len);
 		return 0;
 	}
-	if (h->flags & NW_EVF_AUTOBIND)
-		fill_autobind_port(ev, data);
+	if ((h->flags & NW_EVF_AUTOBIND) && defer_autobind(d, ev, data))
+		return 0;
 	dispatch(d, h->type == NW_EV_NO_ROUTE_RAW ? NW_EV_NO_ROUTE : h->type, ev);
 	cJSON_Delete(ev);
 	return 0;
@@ -996,6 +1061,9 @@ static void cleanup(struct daemon *d, bool detach)
 {
 	/* first: waiting clients cancel their waiters */
 	nw_control_close(d->ctl);
+	for (size_t i = 0; i < NW_ARRAY_SIZE(d->autobinds); i++)
+		if (d->autobinds[i])
+			autobind_done(d->autobinds[i]);
 	nw_stability_free(d->stab);
 	nw_churn_free(d->churn);
 	nw_route_guard_free(d->guard);
