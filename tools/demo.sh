@@ -27,6 +27,7 @@ DPID=
 cleanup() {
 	set +e
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	ctl quarantine del --cgroup "${LAB#"$CG2"}/vpn-cleanup.service" >/dev/null 2>&1
 	for cg in "$LAB"/*/ "$LAB"; do
 		[ -d "$cg" ] || continue
 		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -54,7 +55,8 @@ ip -n "$NS-gw" addr add 192.0.2.1/24 dev d0p
 ip -n "$NS-gw" link set d0p up
 ip -n "$NS" link set d0 up
 ip -n "$NS" route add default via 192.0.2.1 dev d0
-mkdir -p "$LAB/lpg-admin.service" "$LAB/worker.service" "$LAB/rogue.service"
+mkdir -p "$LAB/lpg-admin.service" "$LAB/worker.service" "$LAB/rogue.service" \
+	"$LAB/browser-1" "$LAB/browser-2" "$LAB/browser-3" "$LAB/browser-4" "$LAB/vpn-cleanup.service"
 cat >"$TMP/netward.json" <<JSON
 {
   "binds": {
@@ -66,7 +68,8 @@ cat >"$TMP/netward.json" <<JSON
       { "cgroup": "${LAB#"$CG2"}/rogue.service", "proto": "tcp", "action": "kill" }
     ]
   },
-  "routes": { "learn_default": true }
+  "routes": { "learn_default": true },
+  "rules": { "storm_threshold": 20, "window_ms": 1000 }
 }
 JSON
 cat "$TMP/netward.json"
@@ -108,6 +111,39 @@ echo "   after 'ip route del default': $(ip -n "$NS" route show default)"
 lat=$(ctl events --json --type route_restored | jq -r 'select(.family == 4) | .latency_us' | tail -1)
 who=$(ctl events --json --type route_deleted | jq -r 'select(.family == 4) | "\(.actor.comm) pid \(.actor.pid)"' | tail -1)
 row "ip route del default" "route back in ${lat} us" "deleted by $who"
+
+say "7. four browser workers set up uid rules and routes at once (shared/seeds/002)"
+workers=()
+for k in 1 2 3 4; do
+	nsenter --net="/run/netns/$NS" sh -c '
+		echo $$ > "$1/cgroup.procs"; t=$((100 + $2)); u=$((1000 + $2))
+		for i in 1 2 3; do
+			ip rule add uidrange $u-$u table $t prio $t
+			ip route add default via 192.0.2.1 dev d0 table $t
+			ip route del default table $t
+			ip rule del uidrange $u-$u table $t prio $t
+		done' worker "$LAB/browser-$k" "$k" &
+	workers+=($!)
+done
+t0=$(date +%s%N)
+ctl wait-stable --quiet 300 --timeout 10000 >/dev/null
+waited=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait "${workers[@]}"
+storm=$(ctl events --json --type rule_storm | jq -r '[.actors[] | "\(.cgroup | sub(".*/"; "")):\(.count)"] | join(" ")' | tail -1)
+echo "   rule_storm top actors: $storm"
+echo "   wait-stable --quiet 300 returned after $waited ms: now it is safe to start a browser"
+row "4 workers churn ip rules at once" "storm named per cgroup" "wait-stable: quiet after $waited ms"
+
+say "8. a misbehaving service is quarantined: its next rule change is undone"
+ctl quarantine add --cgroup "${LAB#"$CG2"}/vpn-cleanup.service" >/dev/null
+set +e
+nsenter --net="/run/netns/$NS" sh -c 'echo $$ > "$1/cgroup.procs"; exec ip rule add prio 300 table 300' \
+	q "$LAB/vpn-cleanup.service"
+rc=$?
+set -e
+for _ in $(seq 1 100); do ip -n "$NS" rule show | grep -q '^300:' || break; sleep 0.02; done
+echo "   ip rule add from the quarantined cgroup: exit $rc; rule 300 present afterwards: $(ip -n "$NS" rule show | grep -c '^300:')"
+row "quarantined: ip rule add" "killed (exit $rc), undone" "ip route show still works there"
 
 say "what netward saw (netwardctl events)"
 ctl events
