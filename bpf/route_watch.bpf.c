@@ -274,17 +274,24 @@ static __always_inline bool quarantined(void)
 
 /* iproute2 first sends an RTM_NEWLINK for index 0 with nothing to change
  * (to learn what the kernel supports), even for `ip link show`: not a write. */
+static __always_inline bool noop_link_probe_mem(const __u8 *msg, __u32 len, __u16 type,
+						 __u16 flags, bool user)
+{
+	struct { __u8 family, pad; __u16 type; __s32 index; __u32 flags, change; } ifi;
+
+	if (type != RTM_NEWLINK || len != NLMSG_HDRLEN + sizeof(ifi) ||
+	    (flags & 0x400 /* NLM_F_CREATE */))
+		return false;
+	if (read_mem(&ifi, sizeof(ifi), msg + NLMSG_HDRLEN, user))
+		return false;
+	return ifi.index == 0 && ifi.change == 0;
+}
+
 static __always_inline bool noop_link_probe(const __u8 *msg, const void *nhp)
 {
 	const struct { __u32 len; __u16 type, flags; __u32 seq, pid; } *nh = nhp;
-	struct { __u8 family, pad; __u16 type; __s32 index; __u32 flags, change; } ifi;
 
-	if (nh->type != RTM_NEWLINK || nh->len != NLMSG_HDRLEN + sizeof(ifi) ||
-	    (nh->flags & 0x400 /* NLM_F_CREATE */))
-		return false;
-	if (bpf_probe_read_user(&ifi, sizeof(ifi), msg + NLMSG_HDRLEN))
-		return false;
-	return ifi.index == 0 && ifi.change == 0;
+	return noop_link_probe_mem(msg, nh->len, nh->type, nh->flags, true);
 }
 
 /* Parses up to NW_RTNL_MAX_MSGS messages of a buffer and emits one event per
@@ -305,8 +312,12 @@ static __always_inline void parse_buffer(const __u8 *buf, __u64 size, __u8 sys)
 		if (bpf_probe_read_user(&nh, sizeof(nh), buf + off) || nh.len < NLMSG_HDRLEN ||
 		    nh.len > size - off)
 			return;
+		if (noop_link_probe(buf + off, &nh)) {
+			off += NLMSG_ALIGN(nh.len);	/* changes nothing: not counted */
+			continue;
+		}
 		if ((nh.flags & NLM_F_REQUEST) && write_request(nh.type) && !killed &&
-		    !noop_link_probe(buf + off, &nh) && quarantined()) {
+		    quarantined()) {
 			const struct nw_config *cfg = nw_config_get();
 
 			if (lsm_quarantine) {
@@ -711,9 +722,16 @@ int BPF_PROG(lsm_netlink_send, struct sock *sk, struct sk_buff *skb, int ret)
 		    bpf_probe_read_kernel(&nh, sizeof(nh), data + off) || nh.len < NLMSG_HDRLEN ||
 		    nh.len > len - off)
 			return 0;
-		if ((nh.flags & NLM_F_REQUEST) && nh.type >= RTM_BASE && (nh.type & 3) != 2) {
+		if ((nh.flags & NLM_F_REQUEST) && nh.type >= RTM_BASE && (nh.type & 3) != 2 &&
+		    !noop_link_probe_mem(data + off, nh.len, nh.type, nh.flags, false)) {
+			const struct nw_config *cfg = nw_config_get();
+
 			if (!quarantine_applies() || !quarantined())
 				return 0;
+			if (cfg && cfg->dry_run) {	/* report only: the tracepoint says would_kill */
+				NW_COUNT(dry_run);
+				return 0;
+			}
 			NW_COUNT(quarantine_denied);
 			return -EPERM;
 		}

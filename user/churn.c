@@ -97,7 +97,7 @@ static void expire(struct nw_churn_window *w, uint64_t now)
 		w->head = (w->head + 1) % w->cap;
 		w->len--;
 	}
-	if (w->storm && w->len < w->threshold / 2)
+	if (w->storm && 2 * w->len < w->threshold)	/* below half: over (threshold 1: empty) */
 		w->storm = false;
 }
 

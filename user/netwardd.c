@@ -292,6 +292,15 @@ static void auto_quarantine(struct daemon *d)
 	fd = nw_quarantine_map_open(d->pin_dir);
 	if (fd < 0)
 		return;
+	{
+		uint32_t flags;
+
+		/* already quarantined (by hand, or earlier): leave the entry as it is */
+		if (nw_quarantine_get(fd, top.cgroup_id, &flags) == 0 && (flags & NW_QUAR_ACTIVE)) {
+			close(fd);
+			return;
+		}
+	}
 	r = d->dry_run ? 0 : nw_quarantine_add(fd, top.cgroup_id, NW_QUAR_ACTIVE | NW_QUAR_AUTO);
 	close(fd);
 	if (r < 0 || r == 1)

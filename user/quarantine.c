@@ -834,6 +834,7 @@ void nw_quarantine_note_request(struct nw_quarantine *q, const struct nw_rtnl_re
 	if (first && r->quarantined == NW_QUARANTINE_WOULD_KILL) {
 		ev = new_event(q, r, "would_kill");
 		cJSON_AddBoolToObject(ev, "killed", 0);
+		cJSON_AddBoolToObject(ev, "dry_run", 1);
 		emit(q, ev, "dry-run: would have killed it for %s from a quarantined cgroup",
 		     nw_rtm_name(r->nlmsg_type, name));
 	} else if (first) {

@@ -63,6 +63,11 @@ test_churn_no_storm_below_threshold() {
 JSON
 	start_daemon "$ns" "$TMP/cfg.json"
 	worker "$ns" "$cg" 1 3 || fail "worker"
+	# a read (iproute2 sends a no-op RTM_NEWLINK probe first) is no link write
+	nsenter --net="/run/netns/$ns" sh -c 'echo $$ > "$1/cgroup.procs"; exec ip link show' sh "$cg" >/dev/null ||
+		fail "ip link show"
+	ctl churn --json | jq -e --arg cg "${cg#"$CG2"}" 'any(.[]; .cgroup == $cg and .link == 0 and .rule == 6)' >/dev/null ||
+		fail "churn counts: $(ctl churn --json)"
 	ctl status --json | jq -e '.churn.in_window >= 12 and .churn.storms == 0' >/dev/null ||
 		fail "churn status: $(ctl status --json | jq -c .churn)"
 	expect_eq "$(count_events '.type == "rule_storm"')" 0 "storms below the threshold"

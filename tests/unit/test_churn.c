@@ -67,6 +67,22 @@ static void test_window_expires_and_storm_ends(void **state)
 	nw_churn_free(w);
 }
 
+/* threshold 1: every request is a storm, and it ends when the window empties */
+static void test_threshold_one_storm_ends(void **state)
+{
+	struct nw_churn_window *w;
+	struct nw_rtnl_request r = req(1, 10, 32, "ip");
+	(void)state;
+
+	assert_int_equal(nw_churn_new(&w, 1, 100), 0);
+	assert_int_equal(nw_churn_add(w, &r, 0), 1);
+	assert_int_equal(nw_churn_add(w, &r, 1 * MS), 0);
+	assert_int_equal(nw_churn_count(w, 500 * MS), 0);
+	assert_false(nw_churn_in_storm(w));
+	assert_int_equal(nw_churn_add(w, &r, 600 * MS), 1);	/* a new episode */
+	nw_churn_free(w);
+}
+
 static void test_actors_counted_by_kind_and_ranked(void **state)
 {
 	struct nw_churn_actor top[NW_CHURN_TOP];
@@ -164,6 +180,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_storm_at_threshold_once),
 		cmocka_unit_test(test_window_expires_and_storm_ends),
+		cmocka_unit_test(test_threshold_one_storm_ends),
 		cmocka_unit_test(test_actors_counted_by_kind_and_ranked),
 		cmocka_unit_test(test_storm_json_names_actors),
 		cmocka_unit_test(test_many_actors_slots_reused),
