@@ -19,10 +19,9 @@
 # the run-time statistics), BENCH_OUT (BENCHMARKS.md; empty: do not write).
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$TOP"
-BUILD=${BUILD:-build}
-[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+# shellcheck source=SCRIPTDIR/lib/common.sh disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_top
 ROUNDS=${BENCH_ROUNDS:-3000}
 ITERS=${BENCH_ITERS:-200}
 STATS_ITERS=${BENCH_STATS_ITERS:-200000}
@@ -35,72 +34,23 @@ NWD=$BUILD/netwardd
 NWCTL=$BUILD/netwardctl
 BENCH=$BUILD/bind_bench
 
-say() { echo "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (cgroups, BPF)"
-for f in "$NWD" "$NWCTL" "$BENCH"; do
-	[ -x "$f" ] || die "$f missing: run make first"
-done
+need_root "cgroups, BPF"
+need_built "$NWD" "$NWCTL" "$BENCH"
 
 # --- state that cleanup undoes -------------------------------------------------
 TMP='' PIN='' DAEMON_PID='' BENCH_PID=''
 CGROUPS=()
-STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo)
-
-# wait_until SECONDS CMD...: polls CMD until it succeeds or the deadline passes
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
-# alive PID: running (an exited child stays a zombie until waited for)
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-not_alive() { ! alive "$1"; }
-
-stop_daemon() {
-	local rc=0
-	kill -TERM "$DAEMON_PID" 2>/dev/null || true
-	if ! wait_until 10 not_alive "$DAEMON_PID"; then
-		say "netwardd ignored SIGTERM for 10 s: SIGKILL"
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	fi
-	wait "$DAEMON_PID" 2>/dev/null || rc=$?
-	DAEMON_PID=
-	return $rc
-}
+STATS_OLD=$(bpf_stats)
 
 cleanup() {
-	local rc=$? cg
+	local rc=$?
 	set +e
 	trap - EXIT INT TERM HUP
-	if [ -n "$BENCH_PID" ] && alive "$BENCH_PID"; then
-		kill -TERM "$BENCH_PID"
-		wait "$BENCH_PID" 2>/dev/null
-	fi
+	stop_child "$BENCH_PID"
 	[ -z "$DAEMON_PID" ] || stop_daemon
-	if [ -n "$PIN" ] && [ -e "$PIN" ]; then
-		# a daemon that died or was killed leaves its links pinned, and
-		# pinned links keep enforcing: unpinning detaches them
-		rm -rf "$PIN"
-	fi
-	for cg in "${CGROUPS[@]}"; do
-		[ -d "$cg" ] || continue
-		# bind_bench has exited; the kernel may need a moment to notice
-		wait_until 5 rmdir "$cg" 2>/dev/null ||
-			say "could not remove cgroup $cg (processes: $(tr '\n' ' ' <"$cg/cgroup.procs"))"
-	done
-	if [ -n "$STATS_OLD" ] && [ "$(sysctl -n kernel.bpf_stats_enabled)" != "$STATS_OLD" ]; then
-		sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
-	fi
+	remove_pin "$PIN"
+	remove_cgroups "${CGROUPS[@]}"	# bind_bench has exited
+	restore_bpf_stats "$STATS_OLD"
 	if [ $rc -ne 0 ] && [ -n "$TMP" ] && [ -s "$TMP/netwardd.log" ]; then
 		say "netwardd's log:"
 		sed 's/^/  /' "$TMP/netwardd.log" >&2
@@ -108,25 +58,14 @@ cleanup() {
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_exits
 
 # --- file systems ----------------------------------------------------------------
-mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
-mountpoint -q /sys/kernel/tracing ||
-	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
-# the file system type follows the " - " separator of a mountinfo line
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
-	/proc/self/mountinfo)
-[ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mountinfo"
+mount_fs
+find_cgroup2
 
 # --- scratch: cgroups, pin dir, config -------------------------------------------------
-ID=$(printf '%04x%04x' $RANDOM $RANDOM)
-TMP=$(mktemp -d /tmp/netward-bench.XXXXXX)
-PIN=/sys/fs/bpf/netward-bench-$ID
-SOCK=$TMP/ctl.sock
+make_scratch
 CG_GUARDED=$CG2/netward-bench-$ID-guarded
 CG_PLAIN=$CG2/netward-bench-$ID-plain
 CG_CONTROL=$CG2/netward-bench-$ID-control	# unguarded too: the noise floor
@@ -151,13 +90,9 @@ cat >"$TMP/netward.json" <<EOF
 EOF
 
 # --- netwardd ---------------------------------------------------------------------
-daemon_ready() {
-	alive "$DAEMON_PID" || die "netwardd exited before it was ready"
-	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
-}
-"$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" >"$TMP/netwardd.log" 2>&1 &
-DAEMON_PID=$!
-wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
+# no command to run it with: netwardd stays in this network namespace
+# shellcheck disable=SC2119
+start_daemon
 for l in nw_bind4 nw_bind6; do
 	[ -e "$PIN/links/$l" ] || die "netwardd is up but $PIN/links/$l is not pinned"
 done
@@ -204,7 +139,6 @@ stop_daemon || die "netwardd exited with status $? after SIGTERM"
 [ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
 
 # --- report ------------------------------------------------------------------------
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 TABLE=()	# markdown rows
 printf '\n%-21s %12s %14s %9s %-17s %11s  %s\n' case "plain ns/op" "guarded ns/op" "+ns/op" \
 	"ratio [95% CI]" "bpf ns/run" goal
@@ -238,11 +172,8 @@ echo
 
 [ -n "$OUT" ] || exit 0
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "$SECTION"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU:-unknown CPU} ($(nproc) CPUs)."
+	section_head "$SECTION"
 	echo "Goal: ratio <= $GOAL_RATIO and BPF run time < $GOAL_BPF_NS ns per run."
 	echo
 	echo "| case | plain ns/op | guarded ns/op | +ns/op | ratio [95% CI] | bpf ns/run | goal |"
@@ -270,17 +201,5 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 } >"$TMP/section.md"
 
-if [ -f "$OUT" ]; then
-	# replace our section (up to the next "## " heading), keep the rest
-	awk -v sec="$SECTION" -v file="$TMP/section.md" '
-		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
-		skip && /^## / { skip = 0 }
-		!skip { print }
-		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
-		"$OUT" >"$TMP/out.md"
-else
-	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-fi
-# no trailing blank lines
-sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
-say "results written to $OUT"
+# replace our section (up to the next "## " heading), keep the rest
+write_section "$OUT" "$SECTION" "$TMP/section.md"

@@ -31,10 +31,9 @@
 # BENCH_ACTORS (8), BENCH_OUT (BENCHMARKS.md; empty: do not write).
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$TOP"
-BUILD=${BUILD:-build}
-[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+# shellcheck source=SCRIPTDIR/lib/common.sh disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_top
 OPS=${BENCH_OPS:-1000}
 ACTORS=${BENCH_ACTORS:-8}
 OUT=${BENCH_OUT-BENCHMARKS.md}
@@ -44,61 +43,24 @@ NWD=$BUILD/netwardd
 NWCTL=$BUILD/netwardctl
 BURST=$BUILD/rule_burst
 
-say() { echo "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, BPF, cgroups)"
-for f in "$NWD" "$NWCTL" "$BURST"; do
-	[ -x "$f" ] || die "$f missing: run make first"
-done
-for t in ip python3 mountpoint stat; do
-	command -v "$t" >/dev/null || die "$t not found"
-done
-for v in OPS ACTORS; do
-	if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -lt 1 ]; then
-		die "$v: not a positive number: ${!v}"
-	fi
-done
+need_root "network namespaces, BPF, cgroups"
+need_built "$NWD" "$NWCTL" "$BURST"
+need_tools ip python3 mountpoint stat
+need_positive OPS ACTORS
 [ $((OPS % ACTORS)) -eq 0 ] || die "BENCH_OPS ($OPS) must be a multiple of BENCH_ACTORS ($ACTORS)"
 [ "$ACTORS" -le 16 ] || die "BENCH_ACTORS must be <= 16"
 PER=$((OPS / ACTORS))
-[ "$PER" -ge 2 ] && [ "$PER" -le 1000 ] || die "ops per actor must be 2-1000 (got $PER)"
+if [ "$PER" -lt 2 ] || [ "$PER" -gt 1000 ]; then
+	die "ops per actor must be 2-1000 (got $PER)"
+fi
 
 # --- state that cleanup undoes -------------------------------------------------
 TMP='' PIN='' NS='' PARENT='' DAEMON_PID=''
 CGROUPS=()	# children first, the parent last
 ACTOR_PIDS=()	# actors still running (only ever processes started here)
 
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-not_alive() { ! alive "$1"; }
-
-stop_daemon() {
-	local rc=0
-	kill -TERM "$DAEMON_PID" 2>/dev/null || true
-	if ! wait_until 10 not_alive "$DAEMON_PID"; then
-		say "netwardd ignored SIGTERM for 10 s: SIGKILL"
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	fi
-	wait "$DAEMON_PID" 2>/dev/null || rc=$?
-	DAEMON_PID=
-	return $rc
-}
-
 cleanup() {
-	local rc=$? daemon_ran=$DAEMON_PID pid cg
+	local rc=$? daemon_ran=$DAEMON_PID pid
 	set +e
 	trap - EXIT INT TERM HUP
 	# actors not waited for yet (a child's pid stays ours until then); an ip
@@ -110,46 +72,25 @@ cleanup() {
 		[ -z "$pid" ] || wait "$pid" 2>/dev/null
 	done
 	[ -z "$DAEMON_PID" ] || stop_daemon
-	if [ -n "$PIN" ] && [ -e "$PIN" ]; then
-		rm -rf "$PIN"	# unpinning detaches what a dead daemon left
-	fi
-	if [ -n "$NS" ] && [ -e "/run/netns/$NS" ]; then
-		ip netns delete "$NS" || say "could not delete network namespace $NS"
-	fi
-	for cg in "${CGROUPS[@]}"; do
-		[ -d "$cg" ] || continue
-		# the actors have exited; the kernel may need a moment to notice
-		wait_until 5 rmdir "$cg" 2>/dev/null ||
-			say "could not remove cgroup $cg (processes: $(tr '\n' ' ' <"$cg/cgroup.procs"))"
-	done
-	if [ $rc -ne 0 ] && [ -n "$daemon_ran" ] && [ -s "$TMP/netwardd.log" ]; then
-		say "netwardd's log (last 40 lines):"
-		tail -40 "$TMP/netwardd.log" | sed 's/^/  /' >&2
-	fi
+	remove_pin "$PIN"
+	delete_netns "$NS"
+	remove_cgroups "${CGROUPS[@]}"	# the actors have exited
+	daemon_log_tail "$rc" "$daemon_ran"
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_exits
 
 # --- file systems ----------------------------------------------------------------
-mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
-mountpoint -q /sys/kernel/tracing ||
-	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
-# the file system type follows the " - " separator of a mountinfo line
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
-	/proc/self/mountinfo)
-[ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mountinfo"
+mount_fs
+find_cgroup2
 
 # --- scratch: lab, cgroups, pin dir, config ---------------------------------------------
-ID=$(printf '%04x%04x' $RANDOM $RANDOM)
-TMP=$(mktemp -d /tmp/netward-bench.XXXXXX)
-PIN=/sys/fs/bpf/netward-bench-$ID
-SOCK=$TMP/ctl.sock
+make_scratch
 PARENT=$CG2/netward-bench-$ID
-[ "$PARENT" != "$CG2" ] && [ "$PARENT" != / ] || die "refusing cgroup $PARENT"
+if [ "$PARENT" = "$CG2" ] || [ "$PARENT" = / ]; then
+	die "refusing cgroup $PARENT"
+fi
 mkdir "$PARENT"
 WORKLOADS=(ip burst)
 for w in "${WORKLOADS[@]}"; do
@@ -175,14 +116,7 @@ cat >"$TMP/netward.json" <<EOF
 }
 EOF
 
-daemon_ready() {
-	alive "$DAEMON_PID" || die "netwardd exited before it was ready"
-	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
-}
-ip netns exec "$NS" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
-	>"$TMP/netwardd.log" 2>&1 &
-DAEMON_PID=$!
-wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
+start_daemon ip netns exec "$NS"
 "$NWCTL" --socket "$SOCK" wait-stable --quiet 200 --timeout 10000 >/dev/null ||
 	die "the lab never became quiet"
 
@@ -400,7 +334,6 @@ PY
 python3 "$TMP/analyse.py" "$TMP" "$PER" >"$TMP/analysis" || die "analysis failed"
 
 # --- report ------------------------------------------------------------------------
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # how the requests were seen; notifications the monitor socket lost
 read -r WATCH ENOBUFS < <(python3 -c '
 import json, sys
@@ -458,11 +391,8 @@ say "rule_storm events: $storms (threshold set out of reach); monitor ENOBUFS: $
 
 [ -n "$OUT" ] || exit 0
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "$SECTION"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU:-unknown CPU} ($(nproc) CPUs)."
+	section_head "$SECTION"
 	echo "Goal: every rule change attributed to the actor that made it (100 %), 0 events lost."
 	echo
 	echo "| workload | ops | took | attributed correctly | fraction | wrong actor | unattributed | events lost | churn map | goal |"
@@ -488,17 +418,5 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 } >"$TMP/section.md"
 
-if [ -f "$OUT" ]; then
-	# replace our section (up to the next "## " heading), keep the rest
-	awk -v sec="$SECTION" -v file="$TMP/section.md" '
-		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
-		skip && /^## / { skip = 0 }
-		!skip { print }
-		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
-		"$OUT" >"$TMP/out.md"
-else
-	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-fi
-# no trailing blank lines
-sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
-say "results written to $OUT"
+# replace our section (up to the next "## " heading), keep the rest
+write_section "$OUT" "$SECTION" "$TMP/section.md"

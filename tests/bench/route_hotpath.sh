@@ -37,10 +37,9 @@
 # this script starts on), BENCH_OUT (BENCHMARKS.md; empty: do not write).
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$TOP"
-BUILD=${BUILD:-build}
-[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+# shellcheck source=SCRIPTDIR/lib/common.sh disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_top
 ROUNDS=${BENCH_ROUNDS:-120}
 CONTROL_ROUNDS=${BENCH_CONTROL_ROUNDS:-$ROUNDS}
 ITERS=${BENCH_ITERS:-1000}
@@ -54,54 +53,32 @@ SECTION="## Route watch hot path (make bench)"
 
 BENCH=$BUILD/sendto_bench
 
-say() { echo "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (BPF, network namespaces)"
-[ -x "$BENCH" ] || die "$BENCH missing: run make first"
-for t in ip mountpoint; do
-	command -v "$t" >/dev/null || die "$t not found"
-done
+need_root "BPF, network namespaces"
+need_built "$BENCH"
+need_tools ip mountpoint
 
 # --- state that cleanup undoes -------------------------------------------------
 TMP='' NS='' BENCH_PID='' MON_PID=''
-STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo)
-
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
+STATS_OLD=$(bpf_stats)
 
 cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM HUP
 	[ -z "$MON_PID" ] || { kill "$MON_PID" 2>/dev/null; wait "$MON_PID" 2>/dev/null; }
-	if [ -n "$BENCH_PID" ] && alive "$BENCH_PID"; then
-		# its links and statistics switch are file descriptors: they go with it
-		kill -TERM "$BENCH_PID"
-		wait "$BENCH_PID" 2>/dev/null
-	fi
+	# its links and statistics switch are file descriptors: they go with it
+	stop_child "$BENCH_PID"
 	if [ -n "$NS" ] && ip netns list | grep -qw "$NS"; then
 		ip netns delete "$NS" || say "could not delete network namespace $NS"
 	fi
-	if [ -n "$STATS_OLD" ] && [ "$(sysctl -n kernel.bpf_stats_enabled)" != "$STATS_OLD" ]; then
-		sysctl -qw kernel.bpf_stats_enabled="$STATS_OLD"
-	fi
+	restore_bpf_stats "$STATS_OLD"
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_exits
 
 # --- file systems ----------------------------------------------------------------
-mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
-mountpoint -q /sys/kernel/tracing ||
-	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
+mount_fs
 
 # Something else on these tracepoints (a netwardd, another benchmark, a
 # tracer) makes the detached runs pay part of the cost, and the deltas come
@@ -179,7 +156,6 @@ run_set control "$CONTROL_ROUNDS"
 ELAPSED=$((SECONDS - START))
 
 # --- report ------------------------------------------------------------------------
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 num() { [ "$1" = nan ] && echo - || printf '%.1f' "$1"; }
 label_of() {
 	case "$1:$2" in
@@ -268,11 +244,8 @@ done
 
 [ -n "$OUT" ] || exit 0
 
-CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "$SECTION"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU_MODEL:-unknown CPU} ($(nproc) CPUs)."
+	section_head "$SECTION"
 	echo "Goal: ratio <= $GOAL_RATIO and BPF run time < $GOAL_BPF_NS ns per run (tp_sendto,"
 	echo "tp_sendmsg and tp_fib_lookup)."
 	echo
@@ -333,17 +306,5 @@ EOF
 	echo
 } >"$TMP/section.md"
 
-if [ -f "$OUT" ]; then
-	# replace our section (up to the next "## " heading), keep the rest
-	awk -v sec="$SECTION" -v file="$TMP/section.md" '
-		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
-		skip && /^## / { skip = 0 }
-		!skip { print }
-		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
-		"$OUT" >"$TMP/out.md"
-else
-	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-fi
-# no trailing blank lines
-sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
-say "results written to $OUT"
+# replace our section (up to the next "## " heading), keep the rest
+write_section "$OUT" "$SECTION" "$TMP/section.md"

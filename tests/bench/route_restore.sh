@@ -33,10 +33,9 @@
 # (BENCHMARKS.md; empty: do not write).
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$TOP"
-BUILD=${BUILD:-build}
-[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+# shellcheck source=SCRIPTDIR/lib/common.sh disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_top
 N_NWD=${BENCH_N:-1000}
 N_SHELL=${BENCH_SHELL_N:-1000}
 N_POLL=${BENCH_POLL_N:-20}
@@ -60,16 +59,9 @@ NWD=$BUILD/netwardd
 NWCTL=$BUILD/netwardctl
 LAT=$BUILD/route_latency
 
-say() { echo "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, BPF, cgroups)"
-for f in "$NWD" "$NWCTL" "$LAT"; do
-	[ -x "$f" ] || die "$f missing: run make first"
-done
-for t in ip jq setsid mountpoint; do
-	command -v "$t" >/dev/null || die "$t not found"
-done
+need_root "network namespaces, BPF, cgroups"
+need_built "$NWD" "$NWCTL" "$LAT"
+need_tools ip jq setsid mountpoint
 for v in N_NWD N_SHELL N_POLL GAP_MS TIMEOUT_MS; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v: not a number: ${!v}"
 done
@@ -79,37 +71,8 @@ done
 TMP='' PIN='' CG='' NS='' GW='' DAEMON_PID='' LAT_PID=''
 PEER_PGIDS=()
 
-# wait_until SECONDS CMD...: polls CMD until it succeeds or the deadline passes
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
-# alive PID: running (an exited child stays a zombie until waited for)
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-not_alive() { ! alive "$1"; }
 # group_gone PGID: no process of that group is left
 group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
-
-stop_daemon() {
-	local rc=0
-	kill -TERM "$DAEMON_PID" 2>/dev/null || true
-	if ! wait_until 10 not_alive "$DAEMON_PID"; then
-		say "netwardd ignored SIGTERM for 10 s: SIGKILL"
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	fi
-	wait "$DAEMON_PID" 2>/dev/null || rc=$?
-	DAEMON_PID=
-	return $rc
-}
 
 # stop_peer PGID: the whole process group (the pipelines' children too)
 stop_peer() {
@@ -126,59 +89,29 @@ stop_peer() {
 }
 
 cleanup() {
-	local rc=$? pg n daemon_ran=$DAEMON_PID
+	local rc=$? pg daemon_ran=$DAEMON_PID
 	set +e
 	trap - EXIT INT TERM HUP
-	if [ -n "$LAT_PID" ] && alive "$LAT_PID"; then
-		kill -TERM "$LAT_PID"
-		wait "$LAT_PID" 2>/dev/null
-	fi
+	stop_child "$LAT_PID"
 	for pg in "${PEER_PGIDS[@]}"; do
 		stop_peer "$pg"
 	done
 	[ -z "$DAEMON_PID" ] || stop_daemon
-	if [ -n "$PIN" ] && [ -e "$PIN" ]; then
-		# a daemon that died or was killed leaves its links pinned, and
-		# pinned links keep enforcing: unpinning detaches them
-		rm -rf "$PIN"
-	fi
-	for n in "$NS" "$GW"; do
-		if [ -n "$n" ] && [ -e "/run/netns/$n" ]; then
-			ip netns delete "$n" || say "could not delete network namespace $n"
-		fi
-	done
-	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		# the daemon has exited; the kernel may need a moment to notice
-		wait_until 5 rmdir "$CG" 2>/dev/null ||
-			say "could not remove cgroup $CG (processes: $(tr '\n' ' ' <"$CG/cgroup.procs"))"
-	fi
-	# failed while netwardd ran: its log may say why
-	if [ $rc -ne 0 ] && [ -n "$daemon_ran" ] && [ -s "$TMP/netwardd.log" ]; then
-		say "netwardd's log (last 40 lines):"
-		tail -40 "$TMP/netwardd.log" | sed 's/^/  /' >&2
-	fi
+	remove_pin "$PIN"
+	delete_netns "$NS" "$GW"
+	remove_cgroups "$CG"	# the daemon has exited
+	daemon_log_tail "$rc" "$daemon_ran"
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_exits
 
 # --- file systems ----------------------------------------------------------------
-mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
-mountpoint -q /sys/kernel/tracing ||
-	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
-# the file system type follows the " - " separator of a mountinfo line
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
-	/proc/self/mountinfo)
-[ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mountinfo"
+mount_fs
+find_cgroup2
 
 # --- scratch: lab, cgroup, pin dir, config ---------------------------------------------
-ID=$(printf '%04x%04x' $RANDOM $RANDOM)
-TMP=$(mktemp -d /tmp/netward-bench.XXXXXX)
-PIN=/sys/fs/bpf/netward-bench-$ID
-SOCK=$TMP/ctl.sock
+make_scratch
 CG=$CG2/netward-bench-$ID
 mkdir "$CG"
 
@@ -234,15 +167,8 @@ run_lat() {
 }
 
 # --- 1. netwardd ------------------------------------------------------------------
-daemon_ready() {
-	alive "$DAEMON_PID" || die "netwardd exited before it was ready"
-	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
-}
 say "netwardd in $NS ..."
-ip netns exec "$NS" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
-	>"$TMP/netwardd.log" 2>&1 &
-DAEMON_PID=$!
-wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
+start_daemon ip netns exec "$NS"
 STATUS=$("$NWCTL" --socket "$SOCK" status --json)
 jq -e '[.routes.guard.protected[]? | select(.family == 4 and .dst == "default" and .state == "present")]
 	| length == 1' >/dev/null <<<"$STATUS" ||
@@ -322,7 +248,6 @@ stop_peer "$PEER"
 restore_lab
 
 # --- report ------------------------------------------------------------------------
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 fmt_us() {	# microseconds, printed in a readable unit
 	awk -v v="$1" 'BEGIN {
 		if (v == "nan" || v == "") print "-";
@@ -376,11 +301,8 @@ echo
 
 [ -n "$OUT" ] || exit 0
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "$SECTION"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU:-unknown CPU} ($(nproc) CPUs)."
+	section_head "$SECTION"
 	echo "Goal: netwardd p50 < 1 ms, p99 < 5 ms, >= ${GOAL_SPEEDUP}x faster (p50) than the shell peer."
 	echo
 	echo "| peer | N | p50 | p90 | p99 | max | timeouts | vs netwardd (p50) | goal |"
@@ -411,17 +333,5 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 } >"$TMP/section.md"
 
-if [ -f "$OUT" ]; then
-	# replace our section (up to the next "## " heading), keep the rest
-	awk -v sec="$SECTION" -v file="$TMP/section.md" '
-		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
-		skip && /^## / { skip = 0 }
-		!skip { print }
-		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
-		"$OUT" >"$TMP/out.md"
-else
-	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-fi
-# no trailing blank lines
-sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
-say "results written to $OUT"
+# replace our section (up to the next "## " heading), keep the rest
+write_section "$OUT" "$SECTION" "$TMP/section.md"

@@ -26,10 +26,9 @@
 # the netwardctl series' raw figures, us: reaction, netwardd's own lateness).
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$TOP"
-BUILD=${BUILD:-build}
-[[ $BUILD = /* ]] || BUILD=$TOP/$BUILD
+# shellcheck source=SCRIPTDIR/lib/common.sh disable=SC1091
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_top
 N=${BENCH_N:-50}
 QUIET_MS=${BENCH_QUIET_MS:-100}
 OUT=${BENCH_OUT-BENCHMARKS.md}
@@ -39,94 +38,35 @@ SECTION="## wait-stable reaction (make bench)"
 NWD=$BUILD/netwardd
 NWCTL=$BUILD/netwardctl
 
-say() { echo "bench: $*" >&2; }
-die() { say "$*"; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, BPF, cgroups)"
-for f in "$NWD" "$NWCTL"; do
-	[ -x "$f" ] || die "$f missing: run make first"
-done
-for t in ip python3 mountpoint; do
-	command -v "$t" >/dev/null || die "$t not found"
-done
-for v in N QUIET_MS; do
-	if ! [[ ${!v} =~ ^[0-9]+$ ]] || [ "${!v}" -lt 1 ]; then
-		die "$v: not a positive number: ${!v}"
-	fi
-done
+need_root "network namespaces, BPF, cgroups"
+need_built "$NWD" "$NWCTL"
+need_tools ip python3 mountpoint
+need_positive N QUIET_MS
 [ "$QUIET_MS" -ge 80 ] || die "BENCH_QUIET_MS must be >= 80 (the waiter starts during the burst)"
 
 # --- state that cleanup undoes -------------------------------------------------
 TMP='' PIN='' CG='' NS='' DAEMON_PID=''
-
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ $SECONDS -lt $deadline ] || return 1
-		sleep 0.02
-	done
-}
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-not_alive() { ! alive "$1"; }
-
-stop_daemon() {
-	local rc=0
-	kill -TERM "$DAEMON_PID" 2>/dev/null || true
-	if ! wait_until 10 not_alive "$DAEMON_PID"; then
-		say "netwardd ignored SIGTERM for 10 s: SIGKILL"
-		kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	fi
-	wait "$DAEMON_PID" 2>/dev/null || rc=$?
-	DAEMON_PID=
-	return $rc
-}
 
 cleanup() {
 	local rc=$? daemon_ran=$DAEMON_PID
 	set +e
 	trap - EXIT INT TERM HUP
 	[ -z "$DAEMON_PID" ] || stop_daemon
-	if [ -n "$PIN" ] && [ -e "$PIN" ]; then
-		rm -rf "$PIN"	# unpinning detaches what a dead daemon left
-	fi
-	if [ -n "$NS" ] && [ -e "/run/netns/$NS" ]; then
-		ip netns delete "$NS" || say "could not delete network namespace $NS"
-	fi
-	if [ -n "$CG" ] && [ -d "$CG" ]; then
-		wait_until 5 rmdir "$CG" 2>/dev/null ||
-			say "could not remove cgroup $CG (processes: $(tr '\n' ' ' <"$CG/cgroup.procs"))"
-	fi
-	if [ $rc -ne 0 ] && [ -n "$daemon_ran" ] && [ -s "$TMP/netwardd.log" ]; then
-		say "netwardd's log (last 40 lines):"
-		tail -40 "$TMP/netwardd.log" | sed 's/^/  /' >&2
-	fi
+	remove_pin "$PIN"
+	delete_netns "$NS"
+	remove_cgroups "$CG"
+	daemon_log_tail "$rc" "$daemon_ran"
 	[ -z "$TMP" ] || rm -rf "$TMP"
 	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap_exits
 
 # --- file systems ----------------------------------------------------------------
-mountpoint -q /sys/fs/bpf || { say "mounting bpffs on /sys/fs/bpf"; mount -t bpf bpf /sys/fs/bpf; }
-mountpoint -q /sys/kernel/tracing ||
-	{ say "mounting tracefs on /sys/kernel/tracing"; mount -t tracefs tracefs /sys/kernel/tracing; }
-CG2=$(awk '{ for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup2") { print $5; exit } break } }' \
-	/proc/self/mountinfo)
-[ -n "$CG2" ] || die "no cgroup2 mount in /proc/self/mountinfo"
+mount_fs
+find_cgroup2
 
 # --- scratch: lab, cgroup, pin dir, config ---------------------------------------------
-ID=$(printf '%04x%04x' $RANDOM $RANDOM)
-TMP=$(mktemp -d /tmp/netward-bench.XXXXXX)
-PIN=/sys/fs/bpf/netward-bench-$ID
-SOCK=$TMP/ctl.sock
+make_scratch
 CG=$CG2/netward-bench-$ID
 mkdir "$CG"
 NS=nwb-$ID
@@ -149,14 +89,7 @@ cat >"$TMP/netward.json" <<EOF
 }
 EOF
 
-daemon_ready() {
-	alive "$DAEMON_PID" || die "netwardd exited before it was ready"
-	"$NWCTL" --socket "$SOCK" status >/dev/null 2>&1
-}
-ip netns exec "$NS" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
-	>"$TMP/netwardd.log" 2>&1 &
-DAEMON_PID=$!
-wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
+start_daemon ip netns exec "$NS"
 "$NWCTL" --socket "$SOCK" wait-stable --quiet "$QUIET_MS" --timeout 10000 >/dev/null ||
 	die "the lab never became quiet"
 
@@ -276,11 +209,8 @@ stop_daemon || die "netwardd exited with status $? after SIGTERM"
 
 [ -n "$OUT" ] || exit 0
 
-CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 {
-	echo "$SECTION"
-	echo
-	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), kernel $(uname -r), ${CPU:-unknown CPU} ($(nproc) CPUs)."
+	section_head "$SECTION"
 	echo "Goal: the answer < 5 ms (p99) after the quiet window ends."
 	echo
 	echo "| waiter | N | p50 | p90 | p99 | max | early | goal |"
@@ -303,15 +233,4 @@ CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	echo
 } >"$TMP/section.md"
 
-if [ -f "$OUT" ]; then
-	awk -v sec="$SECTION" -v file="$TMP/section.md" '
-		$0 == sec { while ((getline l < file) > 0) print l; skip = 1; done = 1; next }
-		skip && /^## / { skip = 0 }
-		!skip { print }
-		END { if (!done) { print ""; while ((getline l < file) > 0) print l } }' \
-		"$OUT" >"$TMP/out.md"
-else
-	{ echo "# Benchmarks"; echo; cat "$TMP/section.md"; } >"$TMP/out.md"
-fi
-sed -e ':a' -e '/^\n*$/{$d;N;ba' -e '}' "$TMP/out.md" >"$OUT"
-say "results written to $OUT"
+write_section "$OUT" "$SECTION" "$TMP/section.md"
