@@ -153,9 +153,57 @@ static int get_cgroup(struct ctx *c, const cJSON *v, const char *path, char **ou
 	return 0;
 }
 
-static int parse_rule(struct ctx *c, const cJSON *o, const char *path,
-		      struct nw_cfg_bind_rule *r)
+/* A JSON array of at most max objects, each parsed by one() into element i
+ * of *items (elem bytes each), its path "<path>[i]". *n counts the elements
+ * handed to one(), so nw_cfg_free frees what they allocated even on error. */
+typedef int (*parse_elem_fn)(struct ctx *c, const cJSON *o, const char *path, void *elem);
+
+static int parse_list(struct ctx *c, const cJSON *v, const char *path, int max, const char *noun,
+		      size_t elem, void **items, size_t *n, parse_elem_fn one)
 {
+	int count = cJSON_GetArraySize(v), err;
+
+	if (!cJSON_IsArray(v))
+		return fail(c, path, "expected an array, got %s", type_name(v));
+	if (count > max)
+		return fail(c, path, "%d %s, at most %d", count, noun, max);
+	if (!count)
+		return 0;
+	*items = calloc((size_t)count, elem);
+	if (!*items)
+		return -ENOMEM;
+	for (int i = 0; i < count; i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "%s[%d]", path, i);
+		(*n)++;
+		if ((err = one(c, cJSON_GetArrayItem(v, i), p, (char *)*items + (size_t)i * elem)))
+			return err;
+	}
+	return 0;
+}
+
+/* "<section>.<key>": a whole number in [min, max], when present */
+static int get_section_u32(struct ctx *c, const cJSON *o, const char *section, const char *key,
+			   double min, double max, uint32_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[64];
+	uint64_t u;
+	int err;
+
+	if (!v)
+		return 0;
+	join(p, sizeof(p), section, key);
+	if ((err = get_uint(c, v, p, min, max, &u)))
+		return err;
+	*out = (uint32_t)u;
+	return 0;
+}
+
+static int parse_rule(struct ctx *c, const cJSON *o, const char *path, void *elem)
+{
+	struct nw_cfg_bind_rule *r = elem;
 	static const char *const keys[] = { "cgroup", "port", "proto", "family", "action", NULL };
 	const cJSON *v;
 	char p[256];
@@ -222,27 +270,10 @@ static int parse_binds(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "scan_listeners")) &&
 	    (err = get_bool(c, v, "binds.scan_listeners", &cfg->scan_listeners)))
 		return err;
-	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rules"))) {
-		int n = cJSON_GetArraySize(v);
-
-		if (!cJSON_IsArray(v))
-			return fail(c, "binds.rules", "expected an array, got %s", type_name(v));
-		if (n > NW_BIND_POLICY_MAX / 4)
-			return fail(c, "binds.rules", "%d rules, at most %d", n,
-				    NW_BIND_POLICY_MAX / 4);
-		cfg->rules = calloc((size_t)n + 1, sizeof(*cfg->rules));
-		if (!cfg->rules)
-			return -ENOMEM;
-		for (int i = 0; i < n; i++) {
-			char p[64];
-
-			snprintf(p, sizeof(p), "binds.rules[%d]", i);
-			cfg->n_rules++;
-			err = parse_rule(c, cJSON_GetArrayItem(v, i), p, &cfg->rules[i]);
-			if (err)
-				return err;
-		}
-	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rules")) &&
+	    (err = parse_list(c, v, "binds.rules", NW_BIND_POLICY_MAX / 4, "rules",
+			      sizeof(*cfg->rules), (void **)&cfg->rules, &cfg->n_rules, parse_rule)))
+		return err;
 	return 0;
 }
 
@@ -450,8 +481,9 @@ static int sel_dst(struct ctx *c, const cJSON *o, const char *path, struct nw_ro
 	return 0;
 }
 
-static int parse_sel(struct ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
+static int parse_sel(struct ctx *c, const cJSON *o, const char *path, void *elem)
 {
+	struct nw_route_sel *s = elem;
 	static const char *const keys[] = { "dst", "family", "table", "gateway", "dev", "metric",
 					    NULL };
 	const cJSON *v;
@@ -584,47 +616,6 @@ static int parse_fallbacks(struct ctx *c, const cJSON *v, struct nw_route_guard_
 	return 0;
 }
 
-static int parse_protect(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
-{
-	int n = cJSON_GetArraySize(v), err;
-
-	if (!cJSON_IsArray(v))
-		return fail(c, "routes.protect", "expected an array, got %s", type_name(v));
-	if (n > NW_ROUTES_PROTECT_MAX)
-		return fail(c, "routes.protect", "%d entries, at most %d", n, NW_ROUTES_PROTECT_MAX);
-	if (!n)
-		return 0;
-	r->protect = calloc((size_t)n, sizeof(*r->protect));
-	if (!r->protect)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "routes.protect[%d]", i);
-		r->n_protect++;
-		if ((err = parse_sel(c, cJSON_GetArrayItem(v, i), p, &r->protect[i])))
-			return err;
-	}
-	return 0;
-}
-
-static int get_u32_key(struct ctx *c, const cJSON *o, const char *key, double min, double max,
-		       uint32_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	char p[64];
-	uint64_t u;
-	int err;
-
-	if (!v)
-		return 0;
-	join(p, sizeof(p), "routes", key);
-	if ((err = get_uint(c, v, p, min, max, &u)))
-		return err;
-	*out = (uint32_t)u;
-	return 0;
-}
-
 static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
 	static const char *const keys[] = { "learn_default", "restore", "protect", "fallback",
@@ -645,15 +636,17 @@ static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "restore")) &&
 	    (err = get_bool(c, v, "routes.restore", &r->restore)))
 		return err;
-	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) && (err = parse_protect(c, v, r)))
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) && (err = parse_list(c, v, "routes.protect", NW_ROUTES_PROTECT_MAX, "entries",
+				    sizeof(*r->protect), (void **)&r->protect, &r->n_protect,
+				    parse_sel)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallback")) &&
 	    (err = parse_fallbacks(c, v, r)))
 		return err;
-	if ((err = get_u32_key(c, o, "max_restores", 1, 1000, &r->max_restores)) ||
-	    (err = get_u32_key(c, o, "window_ms", 100, 3600000, &r->window_ms)) ||
-	    (err = get_u32_key(c, o, "backoff_min_ms", 1, 60000, &r->backoff_min_ms)) ||
-	    (err = get_u32_key(c, o, "backoff_max_ms", 1, 3600000, &r->backoff_max_ms)))
+	if ((err = get_section_u32(c, o, "routes", "max_restores", 1, 1000, &r->max_restores)) ||
+	    (err = get_section_u32(c, o, "routes", "window_ms", 100, 3600000, &r->window_ms)) ||
+	    (err = get_section_u32(c, o, "routes", "backoff_min_ms", 1, 60000, &r->backoff_min_ms)) ||
+	    (err = get_section_u32(c, o, "routes", "backoff_max_ms", 1, 3600000, &r->backoff_max_ms)))
 		return err;
 	/* name the key the file gave: the other may be the default */
 	if (r->backoff_max_ms < r->backoff_min_ms &&
@@ -664,7 +657,7 @@ static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 		return fail(c, "routes.backoff_min_ms", "%u is above backoff_max_ms (%u)",
 			    r->backoff_min_ms, r->backoff_max_ms);
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rcvbuf_bytes"))) {
-		if ((err = get_u32_key(c, o, "rcvbuf_bytes", 0, 1073741824, &rcvbuf)))
+		if ((err = get_section_u32(c, o, "routes", "rcvbuf_bytes", 0, 1073741824, &rcvbuf)))
 			return err;
 		if (rcvbuf && rcvbuf < 4096)
 			return fail(c, "routes.rcvbuf_bytes", "%u is out of range (0 or 4096-1073741824)",
@@ -784,8 +777,9 @@ static int rule_sel_family(struct ctx *c, const cJSON *o, const char *path, stru
 	return 0;
 }
 
-static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s)
+static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, void *elem)
 {
+	struct nw_rule_sel *s = elem;
 	static const char *const keys[] = { "priority", "table", "family", "uidrange", "fwmark",
 					    "from", "to", "iif", "oif", NULL };
 	uint8_t from_family = 0, to_family = 0;
@@ -854,47 +848,6 @@ static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, struc
 	return 0;
 }
 
-static int parse_rule_protect(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
-{
-	int n = cJSON_GetArraySize(v), err;
-
-	if (!cJSON_IsArray(v))
-		return fail(c, "rules.protect", "expected an array, got %s", type_name(v));
-	if (n > NW_RULES_PROTECT_MAX)
-		return fail(c, "rules.protect", "%d entries, at most %d", n, NW_RULES_PROTECT_MAX);
-	if (!n)
-		return 0;
-	r->protect_rules = calloc((size_t)n, sizeof(*r->protect_rules));
-	if (!r->protect_rules)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "rules.protect[%d]", i);
-		r->n_protect_rules++;
-		if ((err = parse_rule_sel(c, cJSON_GetArrayItem(v, i), p, &r->protect_rules[i])))
-			return err;
-	}
-	return 0;
-}
-
-static int get_rules_u32(struct ctx *c, const cJSON *o, const char *key, double min, double max,
-			 uint32_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	char p[64];
-	uint64_t u;
-	int err;
-
-	if (!v)
-		return 0;
-	join(p, sizeof(p), "rules", key);
-	if ((err = get_uint(c, v, p, min, max, &u)))
-		return err;
-	*out = (uint32_t)u;
-	return 0;
-}
-
 static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
 	static const char *const keys[] = { "storm_threshold", "window_ms", "protect",
@@ -907,9 +860,9 @@ static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 		return 0;
 	if ((err = want_object(c, o, "rules")) || (err = check_keys(c, o, "rules", keys)))
 		return err;
-	if ((err = get_rules_u32(c, o, "storm_threshold", 1, 1000000,
+	if ((err = get_section_u32(c, o, "rules", "storm_threshold", 1, 1000000,
 				 &cfg->rules_cfg.storm_threshold)) ||
-	    (err = get_rules_u32(c, o, "window_ms", 10, 3600000, &cfg->rules_cfg.window_ms)))
+	    (err = get_section_u32(c, o, "rules", "window_ms", 10, 3600000, &cfg->rules_cfg.window_ms)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "auto_quarantine")) &&
 	    (err = get_bool(c, v, "rules.auto_quarantine", &cfg->rules_cfg.auto_quarantine)))
@@ -921,7 +874,9 @@ static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 	    (err = get_bool(c, v, "rules.restore", &r->restore_rules)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) &&
-	    (err = parse_rule_protect(c, v, r)))
+	    (err = parse_list(c, v, "rules.protect", NW_RULES_PROTECT_MAX, "entries",
+				    sizeof(*r->protect_rules), (void **)&r->protect_rules,
+				    &r->n_protect_rules, parse_rule_sel)))
 		return err;
 	return 0;
 }
