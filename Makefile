@@ -99,7 +99,7 @@ $(BUILD)/test_quarantine: tests/unit/test_quarantine.c $(TEST_OBJS:%=$(BUILD)/%.
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
-$(BUILD)/%: tests/helpers/%.c $(SKELS) | $(BUILD)
+$(BUILD)/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(SKELS) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LDLIBS)
 

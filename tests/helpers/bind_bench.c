@@ -62,6 +62,9 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 
+#define BENCH_PROG "bind_bench"
+#include "bench_stats.h"
+
 struct opts {
 	const char *guarded, *plain, *prog_link;
 	long rounds, iters, stats_iters;
@@ -71,14 +74,6 @@ struct opts {
 
 static struct sockaddr_storage target;
 static socklen_t target_len;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Moves this process, and only it, into dir. */
 static int join_cgroup(const char *dir)
@@ -147,33 +142,6 @@ static int loop(const struct opts *o, long n, uint32_t *samples)
 		}
 	}
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* both sort v in place */
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double median_u32(uint32_t *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
-	return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* One run in dir after a short untimed warm-up: the median iteration (ns). */
@@ -294,21 +262,6 @@ static int usage(void)
 		"                  [--prog-link PINNED_LINK] [--stats-iters M] [--cpu C]\n"
 		"                  [--verbose]\n");
 	return 2;
-}
-
-static long num_arg(const char *name, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "bind_bench: %s: \"%s\" is not a number %ld-%ld\n", name, s, min,
-			max);
-		exit(2);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)

@@ -108,6 +108,9 @@
 #include "netward/config.h"
 #include "route_watch.skel.h"
 
+#define BENCH_PROG "sendto_bench"
+#include "bench_stats.h"
+
 #define PAYLOAD 32
 
 enum { P_SENDMSG, P_SENDTO, P_SENDMMSG, P_FIB, P_FIB6, P__N };
@@ -149,41 +152,6 @@ static char payload[PAYLOAD];
 static struct iovec iov = { .iov_base = payload, .iov_len = PAYLOAD };
 static struct msghdr msg_named, msg_plain;
 static unsigned long long sent, received;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* both sort v in place */
-static double median(double *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double median_u32(uint32_t *v, long n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_u32);
-	return n % 2 ? v[n / 2] : ((double)v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* --- sockets ------------------------------------------------------------ */
 
@@ -632,21 +600,6 @@ static int usage(void)
 		"                    [--iters N] [--stats-iters M] [--cpu C]\n"
 		"                    [--warmup-runs W] [--verbose]\n");
 	return 2;
-}
-
-static long num_arg(const char *name, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "sendto_bench: %s: \"%s\" is not a number %ld-%ld\n", name, s,
-			min, max);
-		exit(2);
-	}
-	return v;
 }
 
 int main(int argc, char **argv)
