@@ -28,28 +28,33 @@ Q := @
 msg = @printf '  %-8s %s\n'
 endif
 
-PKGS := libbpf libelf zlib libsystemd libcjson libmnl
+PKGS := libbpf libelf zlib libsystemd libcjson libmnl libcurl
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude -Iuser -I$(BUILD) \
 	  -DNW_VERSION='"$(VERSION)"' $(SANFLAGS) $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lsystemd -lcjson -lmnl) -lm
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lbpf -lelf -lz -lsystemd -lcjson -lmnl -lcurl) -lm -lpthread
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iinclude \
 	      -Wall -Werror
 BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
-COMMON := util log cgroup policy config events counters stability quarantine_map
+COMMON := util log cgroup policy config config_json config_recovery events counters stability \
+	  quarantine_map recovery probe_names resolvconf reboot_guard
 GUARD := rtnl route_guard churn
-DAEMON := $(COMMON) $(GUARD) bpf_pin bind_guard route_watch listeners control quarantine netwardd
-CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn
+# issue 5: probes (libcurl multi, sd-resolve) and the recovery steps
+PROBE := probe probe_icmp probe_tcp probe_http probe_dns curl_event
+RECOVERY := recovery_steps step_worker step_links step_iface step_dns step_dhcp step_kill step_reboot sysbus recovery_run
+DAEMON := $(COMMON) $(GUARD) $(PROBE) $(RECOVERY) bpf_pin bind_guard route_watch listeners \
+	  control quarantine netwardd
+CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn ctl_probes
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 	      test_config_routes test_route_guard test_churn test_stability \
 	      test_rule_guard test_config_rules
 TEST_OBJS := $(COMMON) $(GUARD)
-UNIT_TESTS += test_quarantine
+UNIT_TESTS += test_quarantine test_recovery test_config_recovery test_probe test_recovery_steps
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -81,7 +86,7 @@ $(BUILD)/netwardctl: $(CTL:%=$(BUILD)/%.o)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # test helpers: real sockets and a bench loop
-HELPERS := bindtest bind_bench sendto_bench route_latency rule_burst
+HELPERS := bindtest bind_bench sendto_bench route_latency rule_burst conn_back
 helpers: $(HELPERS:%=$(BUILD)/%) $(BUILD)/route_guard_run
 
 # a driver for the route guard alone, linked with its objects
@@ -98,6 +103,15 @@ $(BUILD)/quarantine_run: tests/helpers/quarantine_run.c $(TEST_OBJS:%=$(BUILD)/%
 $(BUILD)/test_quarantine: tests/unit/test_quarantine.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# probes and recovery steps: their unit tests link those objects too
+$(BUILD)/test_probe: tests/unit/test_probe.c $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/test_recovery_steps: tests/unit/test_recovery_steps.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(SKELS) | $(BUILD)
 	$(msg) CC $@

@@ -9,6 +9,7 @@ pkgs=(
 	libsystemd-dev libcjson-dev libmnl-dev libcurl4-openssl-dev
 	libcmocka-dev
 	iproute2 procps python3 kmod jq util-linux
+	dbus-daemon python3-dbus python3-gi iputils-ping
 )
 
 missing=()

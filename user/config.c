@@ -13,195 +13,39 @@
 
 #include "cgroup.h"
 #include "config.h"
+#include "config_json.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
 
-struct ctx {
-	char *err;
-	size_t errlen;
-};
-
-static int fail(struct ctx *c, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const char *path, const char *fmt, ...)
-{
-	char msg[NW_ERR_LEN];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(c->err, c->errlen, "%s: %s", path, msg);
-	return -EINVAL;
-}
-
-static const char *type_name(const cJSON *v)
-{
-	if (cJSON_IsString(v)) return "a string";
-	if (cJSON_IsNumber(v)) return "a number";
-	if (cJSON_IsBool(v)) return "a boolean";
-	if (cJSON_IsNull(v)) return "null";
-	if (cJSON_IsArray(v)) return "an array";
-	if (cJSON_IsObject(v)) return "an object";
-	return "invalid";
-}
-
-static void join(char *out, size_t size, const char *parent, const char *key)
-{
-	if (parent && *parent)
-		snprintf(out, size, "%s.%s", parent, key);
-	else
-		snprintf(out, size, "%s", key);
-}
-
-/* Every key of obj must be in allowed; no key twice. */
-static int check_keys(struct ctx *c, const cJSON *obj, const char *path,
-		      const char *const *allowed)
-{
-	for (const cJSON *it = obj->child; it; it = it->next) {
-		char p[256];
-		bool ok = false;
-
-		join(p, sizeof(p), path, it->string);
-		for (const char *const *a = allowed; *a; a++)
-			if (!strcmp(*a, it->string))
-				ok = true;
-		if (!ok)
-			return fail(c, p, "unknown key");
-		for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-			if (!strcmp(prev->string, it->string))
-				return fail(c, p, "key given twice");
-	}
-	return 0;
-}
-
-static int want_object(struct ctx *c, const cJSON *v, const char *path)
-{
-	if (!cJSON_IsObject(v))
-		return fail(c, path, "expected an object, got %s", type_name(v));
-	return 0;
-}
-
-static int get_string(struct ctx *c, const cJSON *v, const char *path, bool nullable,
-		      char **out)
-{
-	if (nullable && cJSON_IsNull(v)) {
-		free(*out);
-		*out = NULL;
-		return 0;
-	}
-	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string, got %s", type_name(v));
-	if (!*v->valuestring)
-		return fail(c, path, "must not be empty");
-	free(*out);
-	if (!(*out = strdup(v->valuestring)))
-		return -ENOMEM;
-	return 0;
-}
-
-static int get_bool(struct ctx *c, const cJSON *v, const char *path, bool *out)
-{
-	if (!cJSON_IsBool(v))
-		return fail(c, path, "expected true or false, got %s", type_name(v));
-	*out = cJSON_IsTrue(v);
-	return 0;
-}
-
-static int get_uint(struct ctx *c, const cJSON *v, const char *path, double min,
-		    double max, uint64_t *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return fail(c, path, "expected a whole number, got %s", type_name(v));
-	d = v->valuedouble;
-	if (d != floor(d))
-		return fail(c, path, "%g is not a whole number", d);
-	if (d < min || d > max)
-		return fail(c, path, "%.0f is out of range (%.0f-%.0f)", d, min, max);
-	*out = (uint64_t)d;
-	return 0;
-}
-
-static int get_action(struct ctx *c, const cJSON *v, const char *path, uint8_t *out)
+static int get_action(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint8_t *out)
 {
 	int a;
 
 	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string, got %s", type_name(v));
+		return nw_cfg_fail(c, path, "expected a string, got %s", nw_json_type_name(v));
 	a = nw_action_parse(v->valuestring);
 	if (a < 0)
-		return fail(c, path, "\"%s\" is not an action (allow, audit, deny, rewrite, kill)",
+		return nw_cfg_fail(c, path, "\"%s\" is not an action (allow, audit, deny, rewrite, kill)",
 			    v->valuestring);
 	*out = (uint8_t)a;
 	return 0;
 }
 
-static int get_cgroup(struct ctx *c, const cJSON *v, const char *path, char **out)
+static int get_cgroup(struct nw_cfg_ctx *c, const cJSON *v, const char *path, char **out)
 {
-	int err = get_string(c, v, path, false, out);
+	int err = nw_cfg_get_string(c, v, path, false, out);
 
 	if (err)
 		return err;
 	if (strstr(*out, "..") && (strstr(*out, "/../") || !strncmp(*out, "../", 3) ||
 				   !strcmp(*out, "..") ||
 				   !strcmp(*out + strlen(*out) - 3, "/..")))
-		return fail(c, path, "\"%s\" must not contain \"..\"", v->valuestring);
+		return nw_cfg_fail(c, path, "\"%s\" must not contain \"..\"", v->valuestring);
 	return 0;
 }
 
-/* A JSON array of at most max objects, each parsed by one() into element i
- * of *items (elem bytes each), its path "<path>[i]". *n counts the elements
- * handed to one(), so nw_cfg_free frees what they allocated even on error. */
-typedef int (*parse_elem_fn)(struct ctx *c, const cJSON *o, const char *path, void *elem);
-
-static int parse_list(struct ctx *c, const cJSON *v, const char *path, int max, const char *noun,
-		      size_t elem, void **items, size_t *n, parse_elem_fn one)
-{
-	int count = cJSON_GetArraySize(v), err;
-
-	if (!cJSON_IsArray(v))
-		return fail(c, path, "expected an array, got %s", type_name(v));
-	if (count > max)
-		return fail(c, path, "%d %s, at most %d", count, noun, max);
-	if (!count)
-		return 0;
-	*items = calloc((size_t)count, elem);
-	if (!*items)
-		return -ENOMEM;
-	for (int i = 0; i < count; i++) {
-		char p[64];
-
-		snprintf(p, sizeof(p), "%s[%d]", path, i);
-		(*n)++;
-		if ((err = one(c, cJSON_GetArrayItem(v, i), p, (char *)*items + (size_t)i * elem)))
-			return err;
-	}
-	return 0;
-}
-
-/* "<section>.<key>": a whole number in [min, max], when present */
-static int get_section_u32(struct ctx *c, const cJSON *o, const char *section, const char *key,
-			   double min, double max, uint32_t *out)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	char p[64];
-	uint64_t u;
-	int err;
-
-	if (!v)
-		return 0;
-	join(p, sizeof(p), section, key);
-	if ((err = get_uint(c, v, p, min, max, &u)))
-		return err;
-	*out = (uint32_t)u;
-	return 0;
-}
-
-static int parse_rule(struct ctx *c, const cJSON *o, const char *path, void *elem)
+static int parse_rule(struct nw_cfg_ctx *c, const cJSON *o, const char *path, void *elem)
 {
 	struct nw_cfg_bind_rule *r = elem;
 	static const char *const keys[] = { "cgroup", "port", "proto", "family", "action", NULL };
@@ -210,55 +54,55 @@ static int parse_rule(struct ctx *c, const cJSON *o, const char *path, void *ele
 	uint64_t u;
 	int err;
 
-	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)))
+	if ((err = nw_cfg_want_object(c, o, path)) || (err = nw_cfg_check_keys(c, o, path, keys)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cgroup"))) {
-		join(p, sizeof(p), path, "cgroup");
+		nw_cfg_join(p, sizeof(p), path, "cgroup");
 		if (!cJSON_IsNull(v) && (err = get_cgroup(c, v, p, &r->cgroup)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "port"))) {
-		join(p, sizeof(p), path, "port");
-		if ((err = get_uint(c, v, p, 0, 65535, &u)))
+		nw_cfg_join(p, sizeof(p), path, "port");
+		if ((err = nw_cfg_get_uint(c, v, p, 0, 65535, &u)))
 			return err;
 		r->port = (uint16_t)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "proto"))) {
 		int pr;
 
-		join(p, sizeof(p), path, "proto");
+		nw_cfg_join(p, sizeof(p), path, "proto");
 		if (!cJSON_IsString(v))
-			return fail(c, p, "expected a string, got %s", type_name(v));
+			return nw_cfg_fail(c, p, "expected a string, got %s", nw_json_type_name(v));
 		if ((pr = nw_proto_parse(v->valuestring)) < 0)
-			return fail(c, p, "\"%s\" is not tcp, udp or any", v->valuestring);
+			return nw_cfg_fail(c, p, "\"%s\" is not tcp, udp or any", v->valuestring);
 		r->proto = (uint8_t)pr;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "family"))) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if (cJSON_IsString(v) && !strcmp(v->valuestring, "any")) {
 			r->family = 0;
 		} else if (cJSON_IsNumber(v) && (v->valuedouble == 4 || v->valuedouble == 6)) {
 			r->family = (uint8_t)v->valuedouble;
 		} else if (cJSON_IsNumber(v)) {
-			return fail(c, p, "%g is not 4, 6 or \"any\"", v->valuedouble);
+			return nw_cfg_fail(c, p, "%g is not 4, 6 or \"any\"", v->valuedouble);
 		} else {
-			return fail(c, p, "expected 4, 6 or \"any\", got %s", type_name(v));
+			return nw_cfg_fail(c, p, "expected 4, 6 or \"any\", got %s", nw_json_type_name(v));
 		}
 	}
-	join(p, sizeof(p), path, "action");
+	nw_cfg_join(p, sizeof(p), path, "action");
 	if (!(v = cJSON_GetObjectItemCaseSensitive(o, "action")))
-		return fail(c, p, "missing (allow, audit, deny, rewrite, kill)");
+		return nw_cfg_fail(c, p, "missing (allow, audit, deny, rewrite, kill)");
 	return get_action(c, v, p, &r->action);
 }
 
-static int parse_binds(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
+static int parse_binds(struct nw_cfg_ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
 	static const char *const keys[] = { "cgroup", "default_action", "rules",
 					    "scan_listeners", NULL };
 	const cJSON *v;
 	int err;
 
-	if ((err = want_object(c, o, "binds")) || (err = check_keys(c, o, "binds", keys)))
+	if ((err = nw_cfg_want_object(c, o, "binds")) || (err = nw_cfg_check_keys(c, o, "binds", keys)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cgroup")) &&
 	    (err = get_cgroup(c, v, "binds.cgroup", &cfg->bind_cgroup)))
@@ -268,10 +112,10 @@ static int parse_binds(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "scan_listeners")) &&
-	    (err = get_bool(c, v, "binds.scan_listeners", &cfg->scan_listeners)))
+	    (err = nw_cfg_get_bool(c, v, "binds.scan_listeners", &cfg->scan_listeners)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rules")) &&
-	    (err = parse_list(c, v, "binds.rules", NW_BIND_POLICY_MAX / 4, "rules",
+	    (err = nw_cfg_parse_list(c, v, "binds.rules", NW_BIND_POLICY_MAX / 4, "rules",
 			      sizeof(*cfg->rules), (void **)&cfg->rules, &cfg->n_rules, parse_rule)))
 		return err;
 	return 0;
@@ -307,20 +151,6 @@ static int parse_binds(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
  * }                          to provoke lost notifications (ENOBUFS)
  */
 
-static int parse_ip(const char *s, uint8_t *family, uint8_t addr[16])
-{
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, s, addr) == 1) {
-		*family = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, s, addr) == 1) {
-		*family = AF_INET6;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* "a.b.c.d/len", "x::/len", or a bare address (a host route) */
 static int parse_prefix(const char *s, uint8_t *family, uint8_t addr[16], uint8_t *len)
 {
@@ -333,7 +163,7 @@ static int parse_prefix(const char *s, uint8_t *family, uint8_t addr[16], uint8_
 	strcpy(buf, s);
 	if ((slash = strchr(buf, '/')))
 		*slash = 0;
-	if (parse_ip(buf, family, addr))
+	if (nw_parse_ip(buf, family, addr))
 		return -EINVAL;
 	if (!slash) {
 		*len = *family == AF_INET ? 32 : 128;
@@ -374,44 +204,27 @@ static const char *fam_name(uint8_t family)
 	return family == AF_INET ? "IPv4" : "IPv6";
 }
 
-static int get_family(struct ctx *c, const cJSON *v, const char *path, uint8_t *out)
+static int get_family(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint8_t *out)
 {
 	if (!cJSON_IsNumber(v))
-		return fail(c, path, "expected 4 or 6, got %s", type_name(v));
+		return nw_cfg_fail(c, path, "expected 4 or 6, got %s", nw_json_type_name(v));
 	if (v->valuedouble != 4 && v->valuedouble != 6)
-		return fail(c, path, "%g is not 4 or 6", v->valuedouble);
+		return nw_cfg_fail(c, path, "%g is not 4 or 6", v->valuedouble);
 	*out = v->valuedouble == 4 ? AF_INET : AF_INET6;
 	return 0;
 }
 
-static int get_gateway(struct ctx *c, const cJSON *v, const char *path, uint8_t *family,
+static int get_gateway(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint8_t *family,
 		       uint8_t addr[16])
 {
 	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string, got %s", type_name(v));
-	if (parse_ip(v->valuestring, family, addr))
-		return fail(c, path, "\"%s\" is not an IP address", v->valuestring);
+		return nw_cfg_fail(c, path, "expected a string, got %s", nw_json_type_name(v));
+	if (nw_parse_ip(v->valuestring, family, addr))
+		return nw_cfg_fail(c, path, "\"%s\" is not an IP address", v->valuestring);
 	return 0;
 }
 
-static int get_dev(struct ctx *c, const cJSON *v, const char *path, char out[16])
-{
-	const char *s;
-
-	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string, got %s", type_name(v));
-	s = v->valuestring;
-	if (!*s)
-		return fail(c, path, "must not be empty");
-	if (strlen(s) > 15)
-		return fail(c, path, "\"%s\" is longer than 15 bytes", s);
-	if (!strcmp(s, ".") || !strcmp(s, "..") || strpbrk(s, "/: \t\n"))
-		return fail(c, path, "\"%s\" is not an interface name", s);
-	snprintf(out, 16, "%s", s);
-	return 0;
-}
-
-static int get_table(struct ctx *c, const cJSON *v, const char *path, uint32_t *out)
+static int get_table(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint32_t *out)
 {
 	static const struct { const char *name; uint32_t id; } names[] = {
 		{ "main", 254 }, { "default", 253 }, { "local", 255 },
@@ -425,19 +238,19 @@ static int get_table(struct ctx *c, const cJSON *v, const char *path, uint32_t *
 				*out = names[i].id;
 				return 0;
 			}
-		return fail(c, path, "\"%s\" is not main, default, local or a number",
+		return nw_cfg_fail(c, path, "\"%s\" is not main, default, local or a number",
 			    v->valuestring);
 	}
 	if (!cJSON_IsNumber(v))
-		return fail(c, path, "expected \"main\", \"default\", \"local\" or a number, got %s",
-			    type_name(v));
-	if ((err = get_uint(c, v, path, 1, 4294967295.0, &u)))
+		return nw_cfg_fail(c, path, "expected \"main\", \"default\", \"local\" or a number, got %s",
+			    nw_json_type_name(v));
+	if ((err = nw_cfg_get_uint(c, v, path, 1, 4294967295.0, &u)))
 		return err;
 	*out = (uint32_t)u;
 	return 0;
 }
 
-static int sel_dst(struct ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
+static int sel_dst(struct nw_cfg_ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dst");
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
@@ -446,42 +259,42 @@ static int sel_dst(struct ctx *c, const cJSON *o, const char *path, struct nw_ro
 	int err;
 
 	if (f) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if ((err = get_family(c, f, p, &family)))
 			return err;
 	}
-	join(p, sizeof(p), path, "dst");
+	nw_cfg_join(p, sizeof(p), path, "dst");
 	if (!v)
-		return fail(c, p, "missing (\"default\", a prefix or an address)");
+		return nw_cfg_fail(c, p, "missing (\"default\", a prefix or an address)");
 	if (!cJSON_IsString(v))
-		return fail(c, p, "expected a string, got %s", type_name(v));
+		return nw_cfg_fail(c, p, "expected a string, got %s", nw_json_type_name(v));
 	if (!strcmp(v->valuestring, "default")) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if (!family)
-			return fail(c, p, "missing (4 or 6), needed with \"dst\": \"default\"");
+			return nw_cfg_fail(c, p, "missing (4 or 6), needed with \"dst\": \"default\"");
 		s->family = family;
 		s->dst_len = 0;
 		return 0;
 	}
 	if (parse_prefix(v->valuestring, &s->family, s->dst, &s->dst_len))
-		return fail(c, p, "\"%s\" is not an address/prefix", v->valuestring);
+		return nw_cfg_fail(c, p, "\"%s\" is not an address/prefix", v->valuestring);
 	if (host_bits_set(s->dst, s->dst_len, s->family)) {
 		char a[INET6_ADDRSTRLEN];
 
 		clear_host_bits(s->dst, s->dst_len, s->family);
 		inet_ntop(s->family, s->dst, a, sizeof(a));
-		return fail(c, p, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a,
+		return nw_cfg_fail(c, p, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a,
 			    s->dst_len);
 	}
 	if (family && family != s->family) {
-		join(p, sizeof(p), path, "family");
-		return fail(c, p, "%d does not match \"dst\": \"%s\"", family == AF_INET ? 4 : 6,
+		nw_cfg_join(p, sizeof(p), path, "family");
+		return nw_cfg_fail(c, p, "%d does not match \"dst\": \"%s\"", family == AF_INET ? 4 : 6,
 			    v->valuestring);
 	}
 	return 0;
 }
 
-static int parse_sel(struct ctx *c, const cJSON *o, const char *path, void *elem)
+static int parse_sel(struct nw_cfg_ctx *c, const cJSON *o, const char *path, void *elem)
 {
 	struct nw_route_sel *s = elem;
 	static const char *const keys[] = { "dst", "family", "table", "gateway", "dev", "metric",
@@ -493,41 +306,41 @@ static int parse_sel(struct ctx *c, const cJSON *o, const char *path, void *elem
 
 	s->table = 254;
 	s->metric = -1;
-	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)) ||
+	if ((err = nw_cfg_want_object(c, o, path)) || (err = nw_cfg_check_keys(c, o, path, keys)) ||
 	    (err = sel_dst(c, o, path, s)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "table"))) {
-		join(p, sizeof(p), path, "table");
+		nw_cfg_join(p, sizeof(p), path, "table");
 		if ((err = get_table(c, v, p, &s->table)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gateway"))) {
 		uint8_t family;
 
-		join(p, sizeof(p), path, "gateway");
+		nw_cfg_join(p, sizeof(p), path, "gateway");
 		if ((err = get_gateway(c, v, p, &family, s->gateway)))
 			return err;
 		/* a route's gateway is of its own family (RTA_VIA aside) */
 		if (family != s->family)
-			return fail(c, p, "\"%s\" is not an %s address like \"dst\"", v->valuestring,
+			return nw_cfg_fail(c, p, "\"%s\" is not an %s address like \"dst\"", v->valuestring,
 				    fam_name(s->family));
 		s->has_gateway = true;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "dev"))) {
-		join(p, sizeof(p), path, "dev");
-		if ((err = get_dev(c, v, p, s->dev)))
+		nw_cfg_join(p, sizeof(p), path, "dev");
+		if ((err = nw_cfg_get_dev(c, v, p, s->dev)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "metric"))) {
-		join(p, sizeof(p), path, "metric");
-		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+		nw_cfg_join(p, sizeof(p), path, "metric");
+		if ((err = nw_cfg_get_uint(c, v, p, 0, 4294967295.0, &u)))
 			return err;
 		s->metric = (int64_t)u;
 	}
 	return 0;
 }
 
-static int parse_fallback(struct ctx *c, const cJSON *o, const char *path,
+static int parse_fallback(struct nw_cfg_ctx *c, const cJSON *o, const char *path,
 			  struct nw_route_fallback *f)
 {
 	static const char *const keys[] = { "gateway", "dev", "metric", "family", NULL };
@@ -539,45 +352,45 @@ static int parse_fallback(struct ctx *c, const cJSON *o, const char *path,
 
 	memset(f, 0, sizeof(*f));
 	f->metric = 1000;
-	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)))
+	if ((err = nw_cfg_want_object(c, o, path)) || (err = nw_cfg_check_keys(c, o, path, keys)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "family"))) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if ((err = get_family(c, v, p, &family)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gateway"))) {
-		join(p, sizeof(p), path, "gateway");
+		nw_cfg_join(p, sizeof(p), path, "gateway");
 		if ((err = get_gateway(c, v, p, &f->family, f->gateway)))
 			return err;
 		if (family && family != f->family)
-			return fail(c, p, "\"%s\" is not an %s address like \"family\"",
+			return nw_cfg_fail(c, p, "\"%s\" is not an %s address like \"family\"",
 				    v->valuestring, fam_name(family));
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "dev"))) {
-		join(p, sizeof(p), path, "dev");
-		if ((err = get_dev(c, v, p, f->dev)))
+		nw_cfg_join(p, sizeof(p), path, "dev");
+		if ((err = nw_cfg_get_dev(c, v, p, f->dev)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "metric"))) {
-		join(p, sizeof(p), path, "metric");
-		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+		nw_cfg_join(p, sizeof(p), path, "metric");
+		if ((err = nw_cfg_get_uint(c, v, p, 0, 4294967295.0, &u)))
 			return err;
 		f->metric = (uint32_t)u;
 	}
 	if (!f->family && !f->dev[0])
-		return fail(c, path, "needs \"gateway\", \"dev\" or both");
+		return nw_cfg_fail(c, path, "needs \"gateway\", \"dev\" or both");
 	if (!f->family) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if (!family)
-			return fail(c, p, "missing (4 or 6), needed without \"gateway\"");
+			return nw_cfg_fail(c, p, "missing (4 or 6), needed without \"gateway\"");
 		f->family = family;
 	}
 	f->set = true;
 	return 0;
 }
 
-static int add_fallback(struct ctx *c, const cJSON *o, const char *path,
+static int add_fallback(struct nw_cfg_ctx *c, const cJSON *o, const char *path,
 			struct nw_route_guard_cfg *r)
 {
 	struct nw_route_fallback f, *slot;
@@ -587,12 +400,12 @@ static int add_fallback(struct ctx *c, const cJSON *o, const char *path,
 		return err;
 	slot = f.family == AF_INET ? &r->fallback4 : &r->fallback6;
 	if (slot->set)
-		return fail(c, path, "a second %s fallback", fam_name(f.family));
+		return nw_cfg_fail(c, path, "a second %s fallback", fam_name(f.family));
 	*slot = f;
 	return 0;
 }
 
-static int parse_fallbacks(struct ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
+static int parse_fallbacks(struct nw_cfg_ctx *c, const cJSON *v, struct nw_route_guard_cfg *r)
 {
 	int n, err;
 
@@ -601,11 +414,11 @@ static int parse_fallbacks(struct ctx *c, const cJSON *v, struct nw_route_guard_
 	if (cJSON_IsObject(v))
 		return add_fallback(c, v, "routes.fallback", r);
 	if (!cJSON_IsArray(v))
-		return fail(c, "routes.fallback", "expected null, an object or an array, got %s",
-			    type_name(v));
+		return nw_cfg_fail(c, "routes.fallback", "expected null, an object or an array, got %s",
+			    nw_json_type_name(v));
 	n = cJSON_GetArraySize(v);
 	if (n > 2)
-		return fail(c, "routes.fallback", "%d entries, at most 2 (one per family)", n);
+		return nw_cfg_fail(c, "routes.fallback", "%d entries, at most 2 (one per family)", n);
 	for (int i = 0; i < n; i++) {
 		char p[64];
 
@@ -616,7 +429,7 @@ static int parse_fallbacks(struct ctx *c, const cJSON *v, struct nw_route_guard_
 	return 0;
 }
 
-static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
+static int parse_routes(struct nw_cfg_ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
 	static const char *const keys[] = { "learn_default", "restore", "protect", "fallback",
 					    "max_restores", "window_ms", "backoff_min_ms",
@@ -628,39 +441,39 @@ static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 
 	if (cJSON_IsNull(o))
 		return 0;
-	if ((err = want_object(c, o, "routes")) || (err = check_keys(c, o, "routes", keys)))
+	if ((err = nw_cfg_want_object(c, o, "routes")) || (err = nw_cfg_check_keys(c, o, "routes", keys)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "learn_default")) &&
-	    (err = get_bool(c, v, "routes.learn_default", &r->learn_default)))
+	    (err = nw_cfg_get_bool(c, v, "routes.learn_default", &r->learn_default)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "restore")) &&
-	    (err = get_bool(c, v, "routes.restore", &r->restore)))
+	    (err = nw_cfg_get_bool(c, v, "routes.restore", &r->restore)))
 		return err;
-	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) && (err = parse_list(c, v, "routes.protect", NW_ROUTES_PROTECT_MAX, "entries",
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) && (err = nw_cfg_parse_list(c, v, "routes.protect", NW_ROUTES_PROTECT_MAX, "entries",
 				    sizeof(*r->protect), (void **)&r->protect, &r->n_protect,
 				    parse_sel)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fallback")) &&
 	    (err = parse_fallbacks(c, v, r)))
 		return err;
-	if ((err = get_section_u32(c, o, "routes", "max_restores", 1, 1000, &r->max_restores)) ||
-	    (err = get_section_u32(c, o, "routes", "window_ms", 100, 3600000, &r->window_ms)) ||
-	    (err = get_section_u32(c, o, "routes", "backoff_min_ms", 1, 60000, &r->backoff_min_ms)) ||
-	    (err = get_section_u32(c, o, "routes", "backoff_max_ms", 1, 3600000, &r->backoff_max_ms)))
+	if ((err = nw_cfg_get_section_u32(c, o, "routes", "max_restores", 1, 1000, &r->max_restores)) ||
+	    (err = nw_cfg_get_section_u32(c, o, "routes", "window_ms", 100, 3600000, &r->window_ms)) ||
+	    (err = nw_cfg_get_section_u32(c, o, "routes", "backoff_min_ms", 1, 60000, &r->backoff_min_ms)) ||
+	    (err = nw_cfg_get_section_u32(c, o, "routes", "backoff_max_ms", 1, 3600000, &r->backoff_max_ms)))
 		return err;
 	/* name the key the file gave: the other may be the default */
 	if (r->backoff_max_ms < r->backoff_min_ms &&
 	    cJSON_GetObjectItemCaseSensitive(o, "backoff_max_ms"))
-		return fail(c, "routes.backoff_max_ms", "%u is below backoff_min_ms (%u)",
+		return nw_cfg_fail(c, "routes.backoff_max_ms", "%u is below backoff_min_ms (%u)",
 			    r->backoff_max_ms, r->backoff_min_ms);
 	if (r->backoff_max_ms < r->backoff_min_ms)
-		return fail(c, "routes.backoff_min_ms", "%u is above backoff_max_ms (%u)",
+		return nw_cfg_fail(c, "routes.backoff_min_ms", "%u is above backoff_max_ms (%u)",
 			    r->backoff_min_ms, r->backoff_max_ms);
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "rcvbuf_bytes"))) {
-		if ((err = get_section_u32(c, o, "routes", "rcvbuf_bytes", 0, 1073741824, &rcvbuf)))
+		if ((err = nw_cfg_get_section_u32(c, o, "routes", "rcvbuf_bytes", 0, 1073741824, &rcvbuf)))
 			return err;
 		if (rcvbuf && rcvbuf < 4096)
-			return fail(c, "routes.rcvbuf_bytes", "%u is out of range (0 or 4096-1073741824)",
+			return nw_cfg_fail(c, "routes.rcvbuf_bytes", "%u is out of range (0 or 4096-1073741824)",
 				    rcvbuf);
 		r->rcvbuf = (int)rcvbuf;
 	}
@@ -693,11 +506,11 @@ static int parse_routes(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
  * backoff_*_ms); rules.window_ms is the storm window.
  */
 
-static int rule_prefix(struct ctx *c, const cJSON *v, const char *path, uint8_t *family,
+static int rule_prefix(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint8_t *family,
 		       uint8_t addr[16], uint8_t *len)
 {
 	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string, got %s", type_name(v));
+		return nw_cfg_fail(c, path, "expected a string, got %s", nw_json_type_name(v));
 	if (!strcmp(v->valuestring, "all")) {
 		*family = 0;
 		*len = 0;
@@ -705,46 +518,46 @@ static int rule_prefix(struct ctx *c, const cJSON *v, const char *path, uint8_t 
 		return 0;
 	}
 	if (parse_prefix(v->valuestring, family, addr, len))
-		return fail(c, path, "\"%s\" is not an address/prefix or \"all\"", v->valuestring);
+		return nw_cfg_fail(c, path, "\"%s\" is not an address/prefix or \"all\"", v->valuestring);
 	if (host_bits_set(addr, *len, *family)) {
 		char a[INET6_ADDRSTRLEN];
 
 		clear_host_bits(addr, *len, *family);
 		inet_ntop(*family, addr, a, sizeof(a));
-		return fail(c, path, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a, *len);
+		return nw_cfg_fail(c, path, "\"%s\" has host bits set (%s/%u?)", v->valuestring, a, *len);
 	}
 	return 0;
 }
 
 /* "1000-1000" or "1000" */
-static int get_uidrange(struct ctx *c, const cJSON *v, const char *path, uint32_t *start,
+static int get_uidrange(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint32_t *start,
 			uint32_t *end)
 {
 	char buf[32], *dash;
 	uint64_t a, b;
 
 	if (!cJSON_IsString(v))
-		return fail(c, path, "expected a string like \"1000-1000\", got %s", type_name(v));
+		return nw_cfg_fail(c, path, "expected a string like \"1000-1000\", got %s", nw_json_type_name(v));
 	if (strlen(v->valuestring) >= sizeof(buf))
-		return fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
+		return nw_cfg_fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
 	strcpy(buf, v->valuestring);
 	if ((dash = strchr(buf, '-')))
 		*dash = 0;
 	/* uid 4294967295 is (uid_t)-1: no such user */
 	if (nw_parse_u64(buf, 0, 4294967294u, &a) ||
 	    (dash && nw_parse_u64(dash + 1, 0, 4294967294u, &b)))
-		return fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
+		return nw_cfg_fail(c, path, "\"%s\" is not a uid range (START-END)", v->valuestring);
 	if (!dash)
 		b = a;
 	if (a > b)
-		return fail(c, path, "\"%s\": start above end", v->valuestring);
+		return nw_cfg_fail(c, path, "\"%s\": start above end", v->valuestring);
 	*start = (uint32_t)a;
 	*end = (uint32_t)b;
 	return 0;
 }
 
 /* from, to and family agree */
-static int rule_sel_family(struct ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s,
+static int rule_sel_family(struct nw_cfg_ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s,
 			   uint8_t from_family, uint8_t to_family)
 {
 	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
@@ -753,31 +566,31 @@ static int rule_sel_family(struct ctx *c, const cJSON *o, const char *path, stru
 	int err;
 
 	if (f) {
-		join(p, sizeof(p), path, "family");
+		nw_cfg_join(p, sizeof(p), path, "family");
 		if ((err = get_family(c, f, p, &family)))
 			return err;
 	}
 	if (from_family && to_family && from_family != to_family) {
-		join(p, sizeof(p), path, "to");
-		return fail(c, p, "\"%s\" is not an %s prefix like \"from\"",
+		nw_cfg_join(p, sizeof(p), path, "to");
+		return nw_cfg_fail(c, p, "\"%s\" is not an %s prefix like \"from\"",
 			    cJSON_GetObjectItemCaseSensitive(o, "to")->valuestring,
 			    fam_name(from_family));
 	}
 	if (family && from_family && family != from_family) {
-		join(p, sizeof(p), path, "family");
-		return fail(c, p, "%d does not match \"from\": \"%s\"", family == AF_INET ? 4 : 6,
+		nw_cfg_join(p, sizeof(p), path, "family");
+		return nw_cfg_fail(c, p, "%d does not match \"from\": \"%s\"", family == AF_INET ? 4 : 6,
 			    cJSON_GetObjectItemCaseSensitive(o, "from")->valuestring);
 	}
 	if (family && to_family && family != to_family) {
-		join(p, sizeof(p), path, "family");
-		return fail(c, p, "%d does not match \"to\": \"%s\"", family == AF_INET ? 4 : 6,
+		nw_cfg_join(p, sizeof(p), path, "family");
+		return nw_cfg_fail(c, p, "%d does not match \"to\": \"%s\"", family == AF_INET ? 4 : 6,
 			    cJSON_GetObjectItemCaseSensitive(o, "to")->valuestring);
 	}
 	s->family = family ? family : from_family ? from_family : to_family;
 	return 0;
 }
 
-static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, void *elem)
+static int parse_rule_sel(struct nw_cfg_ctx *c, const cJSON *o, const char *path, void *elem)
 {
 	struct nw_rule_sel *s = elem;
 	static const char *const keys[] = { "priority", "table", "family", "uidrange", "fwmark",
@@ -788,54 +601,54 @@ static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, void 
 	uint64_t u;
 	int err;
 
-	if ((err = want_object(c, o, path)) || (err = check_keys(c, o, path, keys)))
+	if ((err = nw_cfg_want_object(c, o, path)) || (err = nw_cfg_check_keys(c, o, path, keys)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "priority"))) {
-		join(p, sizeof(p), path, "priority");
-		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+		nw_cfg_join(p, sizeof(p), path, "priority");
+		if ((err = nw_cfg_get_uint(c, v, p, 0, 4294967295.0, &u)))
 			return err;
 		s->has_priority = true;
 		s->priority = (uint32_t)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "table"))) {
-		join(p, sizeof(p), path, "table");
+		nw_cfg_join(p, sizeof(p), path, "table");
 		if ((err = get_table(c, v, p, &s->table)))
 			return err;
 		s->has_table = true;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "uidrange"))) {
-		join(p, sizeof(p), path, "uidrange");
+		nw_cfg_join(p, sizeof(p), path, "uidrange");
 		if ((err = get_uidrange(c, v, p, &s->uid_start, &s->uid_end)))
 			return err;
 		s->has_uidrange = true;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "fwmark"))) {
-		join(p, sizeof(p), path, "fwmark");
-		if ((err = get_uint(c, v, p, 0, 4294967295.0, &u)))
+		nw_cfg_join(p, sizeof(p), path, "fwmark");
+		if ((err = nw_cfg_get_uint(c, v, p, 0, 4294967295.0, &u)))
 			return err;
 		s->has_fwmark = true;
 		s->fwmark = (uint32_t)u;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "from"))) {
-		join(p, sizeof(p), path, "from");
+		nw_cfg_join(p, sizeof(p), path, "from");
 		if ((err = rule_prefix(c, v, p, &from_family, s->from, &s->from_len)))
 			return err;
 		s->has_from = true;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "to"))) {
-		join(p, sizeof(p), path, "to");
+		nw_cfg_join(p, sizeof(p), path, "to");
 		if ((err = rule_prefix(c, v, p, &to_family, s->to, &s->to_len)))
 			return err;
 		s->has_to = true;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "iif"))) {
-		join(p, sizeof(p), path, "iif");
-		if ((err = get_dev(c, v, p, s->iif)))
+		nw_cfg_join(p, sizeof(p), path, "iif");
+		if ((err = nw_cfg_get_dev(c, v, p, s->iif)))
 			return err;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "oif"))) {
-		join(p, sizeof(p), path, "oif");
-		if ((err = get_dev(c, v, p, s->oif)))
+		nw_cfg_join(p, sizeof(p), path, "oif");
+		if ((err = nw_cfg_get_dev(c, v, p, s->oif)))
 			return err;
 	}
 	if ((err = rule_sel_family(c, o, path, s, from_family, to_family)))
@@ -843,12 +656,12 @@ static int parse_rule_sel(struct ctx *c, const cJSON *o, const char *path, void 
 	/* {} or {"family": 4} would protect every rule, foreign churn included */
 	if (!s->has_priority && !s->has_table && !s->has_uidrange && !s->has_fwmark &&
 	    !s->has_from && !s->has_to && !s->iif[0] && !s->oif[0])
-		return fail(c, path, "needs at least one of priority, table, uidrange, fwmark, "
+		return nw_cfg_fail(c, path, "needs at least one of priority, table, uidrange, fwmark, "
 				     "from, to, iif, oif");
 	return 0;
 }
 
-static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
+static int parse_rules(struct nw_cfg_ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
 	static const char *const keys[] = { "storm_threshold", "window_ms", "protect",
 					    "auto_quarantine", "protect_defaults", "restore", NULL };
@@ -858,83 +671,82 @@ static int parse_rules(struct ctx *c, const cJSON *o, struct nw_cfg *cfg)
 
 	if (cJSON_IsNull(o))
 		return 0;
-	if ((err = want_object(c, o, "rules")) || (err = check_keys(c, o, "rules", keys)))
+	if ((err = nw_cfg_want_object(c, o, "rules")) || (err = nw_cfg_check_keys(c, o, "rules", keys)))
 		return err;
-	if ((err = get_section_u32(c, o, "rules", "storm_threshold", 1, 1000000,
+	if ((err = nw_cfg_get_section_u32(c, o, "rules", "storm_threshold", 1, 1000000,
 				 &cfg->rules_cfg.storm_threshold)) ||
-	    (err = get_section_u32(c, o, "rules", "window_ms", 10, 3600000, &cfg->rules_cfg.window_ms)))
+	    (err = nw_cfg_get_section_u32(c, o, "rules", "window_ms", 10, 3600000, &cfg->rules_cfg.window_ms)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "auto_quarantine")) &&
-	    (err = get_bool(c, v, "rules.auto_quarantine", &cfg->rules_cfg.auto_quarantine)))
+	    (err = nw_cfg_get_bool(c, v, "rules.auto_quarantine", &cfg->rules_cfg.auto_quarantine)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect_defaults")) &&
-	    (err = get_bool(c, v, "rules.protect_defaults", &r->protect_default_rules)))
+	    (err = nw_cfg_get_bool(c, v, "rules.protect_defaults", &r->protect_default_rules)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "restore")) &&
-	    (err = get_bool(c, v, "rules.restore", &r->restore_rules)))
+	    (err = nw_cfg_get_bool(c, v, "rules.restore", &r->restore_rules)))
 		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protect")) &&
-	    (err = parse_list(c, v, "rules.protect", NW_RULES_PROTECT_MAX, "entries",
+	    (err = nw_cfg_parse_list(c, v, "rules.protect", NW_RULES_PROTECT_MAX, "entries",
 				    sizeof(*r->protect_rules), (void **)&r->protect_rules,
 				    &r->n_protect_rules, parse_rule_sel)))
 		return err;
 	return 0;
 }
 
-static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
+static int parse_sections(struct nw_cfg_ctx *c, const cJSON *root, struct nw_cfg *cfg)
 {
 	static const char *const top[] = { "netns", "bpf", "control", "binds", "routes",
 					   "rules", "probes", "recovery", "tunnels", "segw",
 					   "metrics", "log", NULL };
 	/* in SPEC.md, handled by later versions: type-checked, then ignored */
-	static const char *const later[] = { "probes", "recovery", "tunnels", "segw", "metrics",
-					     NULL };
+	static const char *const later[] = { "tunnels", "segw", "metrics", NULL };
 	const cJSON *v, *s;
 	uint64_t u;
 	int err;
 
 	if (!cJSON_IsObject(root))
-		return fail(c, "(top level)", "expected an object, got %s", type_name(root));
-	if ((err = check_keys(c, root, "", top)))
+		return nw_cfg_fail(c, "(top level)", "expected an object, got %s", nw_json_type_name(root));
+	if ((err = nw_cfg_check_keys(c, root, "", top)))
 		return err;
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "netns"))) {
 		if (!cJSON_IsString(v))
-			return fail(c, "netns", "expected \"self\" or \"all\", got %s", type_name(v));
+			return nw_cfg_fail(c, "netns", "expected \"self\" or \"all\", got %s", nw_json_type_name(v));
 		if (strcmp(v->valuestring, "self") && strcmp(v->valuestring, "all"))
-			return fail(c, "netns", "\"%s\" is not \"self\" or \"all\"", v->valuestring);
+			return nw_cfg_fail(c, "netns", "\"%s\" is not \"self\" or \"all\"", v->valuestring);
 		cfg->netns_all = !strcmp(v->valuestring, "all");
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "bpf"))) {
 		static const char *const keys[] = { "pin_dir", "keep_on_exit", NULL };
 
-		if ((err = want_object(c, s, "bpf")) || (err = check_keys(c, s, "bpf", keys)))
+		if ((err = nw_cfg_want_object(c, s, "bpf")) || (err = nw_cfg_check_keys(c, s, "bpf", keys)))
 			return err;
 		if ((v = cJSON_GetObjectItemCaseSensitive(s, "pin_dir"))) {
-			if ((err = get_string(c, v, "bpf.pin_dir", false, &cfg->pin_dir)))
+			if ((err = nw_cfg_get_string(c, v, "bpf.pin_dir", false, &cfg->pin_dir)))
 				return err;
 			if (cfg->pin_dir[0] != '/')
-				return fail(c, "bpf.pin_dir", "\"%s\" is not an absolute path",
+				return nw_cfg_fail(c, "bpf.pin_dir", "\"%s\" is not an absolute path",
 					    cfg->pin_dir);
 		}
 		if ((v = cJSON_GetObjectItemCaseSensitive(s, "keep_on_exit")) &&
-		    (err = get_bool(c, v, "bpf.keep_on_exit", &cfg->keep_on_exit)))
+		    (err = nw_cfg_get_bool(c, v, "bpf.keep_on_exit", &cfg->keep_on_exit)))
 			return err;
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "control"))) {
 		static const char *const keys[] = { "socket", NULL };
 
-		if ((err = want_object(c, s, "control")) ||
-		    (err = check_keys(c, s, "control", keys)))
+		if ((err = nw_cfg_want_object(c, s, "control")) ||
+		    (err = nw_cfg_check_keys(c, s, "control", keys)))
 			return err;
 		if ((v = cJSON_GetObjectItemCaseSensitive(s, "socket"))) {
-			if ((err = get_string(c, v, "control.socket", false, &cfg->socket)))
+			if ((err = nw_cfg_get_string(c, v, "control.socket", false, &cfg->socket)))
 				return err;
 			if (cfg->socket[0] != '/')
-				return fail(c, "control.socket", "\"%s\" is not an absolute path",
+				return nw_cfg_fail(c, "control.socket", "\"%s\" is not an absolute path",
 					    cfg->socket);
 			if (strlen(cfg->socket) >= 108)
-				return fail(c, "control.socket", "longer than 107 bytes");
+				return nw_cfg_fail(c, "control.socket", "longer than 107 bytes");
 		}
 	}
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "binds")) && (err = parse_binds(c, s, cfg)))
@@ -946,30 +758,36 @@ static int parse_sections(struct ctx *c, const cJSON *root, struct nw_cfg *cfg)
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "log"))) {
 		static const char *const keys[] = { "level", "history", NULL };
 
-		if ((err = want_object(c, s, "log")) || (err = check_keys(c, s, "log", keys)))
+		if ((err = nw_cfg_want_object(c, s, "log")) || (err = nw_cfg_check_keys(c, s, "log", keys)))
 			return err;
 		if ((v = cJSON_GetObjectItemCaseSensitive(s, "level"))) {
 			if (!cJSON_IsString(v))
-				return fail(c, "log.level", "expected a string, got %s", type_name(v));
+				return nw_cfg_fail(c, "log.level", "expected a string, got %s", nw_json_type_name(v));
 			if ((cfg->log_level = nw_log_level_parse(v->valuestring)) < 0)
-				return fail(c, "log.level",
+				return nw_cfg_fail(c, "log.level",
 					    "\"%s\" is not err, warning, notice, info or debug",
 					    v->valuestring);
 		}
 		if ((v = cJSON_GetObjectItemCaseSensitive(s, "history"))) {
-			if ((err = get_uint(c, v, "log.history", 1, 1000000, &u)))
+			if ((err = nw_cfg_get_uint(c, v, "log.history", 1, 1000000, &u)))
 				return err;
 			cfg->history = (size_t)u;
 		}
 	}
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "probes")) &&
+	    (err = nw_cfg_parse_probes(c, s, cfg)))
+		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "recovery")) &&
+	    (err = nw_cfg_parse_recovery(c, s, cfg)))
+		return err;
+	if (cfg->recovery.enabled && !cfg->n_probes)
+		return nw_cfg_fail(c, "recovery", "needs probes: without a \"probes\" entry "
+				   "nothing ever says the host is offline");
 	for (const char *const *l = later; *l; l++) {
-		bool is_array = !strcmp(*l, "probes");
-
 		if (!(v = cJSON_GetObjectItemCaseSensitive(root, *l)))
 			continue;
-		if (is_array ? !cJSON_IsArray(v) : !(cJSON_IsObject(v) || cJSON_IsNull(v)))
-			return fail(c, *l, "expected %s, got %s", is_array ? "an array" : "an object",
-				    type_name(v));
+		if (!(cJSON_IsObject(v) || cJSON_IsNull(v)))
+			return nw_cfg_fail(c, *l, "expected an object, got %s", nw_json_type_name(v));
 		snprintf(cfg->pending + strlen(cfg->pending),
 			 sizeof(cfg->pending) - strlen(cfg->pending), "%s%s",
 			 cfg->pending[0] ? ", " : "", *l);
@@ -995,6 +813,7 @@ void nw_cfg_defaults(struct nw_cfg *cfg)
 	cfg->rules_cfg.storm_threshold = 20;
 	cfg->rules_cfg.window_ms = 1000;
 	cfg->rules_cfg.auto_quarantine = false;
+	nw_recovery_cfg_defaults(&cfg->recovery);
 }
 
 void nw_cfg_free(struct nw_cfg *cfg)
@@ -1007,6 +826,8 @@ void nw_cfg_free(struct nw_cfg *cfg)
 	free(cfg->bind_cgroup);
 	free(cfg->routes.protect);
 	free(cfg->routes.protect_rules);
+	nw_cfg_free_probes(cfg);
+	nw_recovery_cfg_free(&cfg->recovery);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1026,7 +847,7 @@ static void where(const char *text, const char *at, int *line, int *col)
 
 int nw_cfg_parse(const char *text, struct nw_cfg *cfg, char *err, size_t errlen)
 {
-	struct ctx c = { err, errlen };
+	struct nw_cfg_ctx c = { err, errlen };
 	const char *end = NULL;
 	cJSON *root;
 	int r;
@@ -1047,22 +868,22 @@ int nw_cfg_parse(const char *text, struct nw_cfg *cfg, char *err, size_t errlen)
 	return r;
 }
 
-static int check_one(struct ctx *c, const char *mount, const char *cg, const char *path,
+static int check_one(struct nw_cfg_ctx *c, const char *mount, const char *cg, const char *path,
 		     bool must_exist)
 {
 	char abs[PATH_MAX];
 	struct stat st;
 
 	if (nw_cgroup_abs(mount, cg, abs, sizeof(abs)) < 0)
-		return fail(c, path, "\"%s\" is not a valid cgroup path", cg);
+		return nw_cfg_fail(c, path, "\"%s\" is not a valid cgroup path", cg);
 	if (must_exist && (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)))
-		return fail(c, path, "\"%s\": no such cgroup under %s", cg, mount);
+		return nw_cfg_fail(c, path, "\"%s\": no such cgroup under %s", cg, mount);
 	return 0;
 }
 
 int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err, size_t errlen)
 {
-	struct ctx c = { err, errlen };
+	struct nw_cfg_ctx c = { err, errlen };
 	int r;
 
 	if (cfg->bind_cgroup && (r = check_one(&c, mount, cfg->bind_cgroup, "binds.cgroup", true)))

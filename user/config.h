@@ -7,7 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
+#include "probe.h"
+#include "recovery.h"
 #include "route_guard.h"
 
 #define NW_DEFAULT_CONFIG "/etc/netward/netward.json"
@@ -53,6 +56,11 @@ struct nw_cfg {
 	 * are filled in here too (protect_rules is malloc'ed). */
 	struct nw_route_guard_cfg routes;
 	struct nw_cfg_rules rules_cfg;
+	/* probes and recovery (issue 5): probe targets and the recovery
+	 * section's strings are malloc'ed */
+	struct nw_probe_cfg *probes;
+	size_t n_probes;
+	struct nw_recovery_cfg recovery;
 	/* sections of SPEC.md accepted but not acted on by this version */
 	char pending[128];
 };
@@ -70,6 +78,12 @@ int nw_cfg_check_cgroups(const struct nw_cfg *cfg, const char *mount, char *err,
 
 /* Reads and parses a file. A missing file is -ENOENT. err carries the path:
  * "/etc/netward/netward.json: binds.default_action: ...". */
+/* config_recovery.c: the "probes" array and the "recovery" object */
+struct nw_cfg_ctx;
+int nw_cfg_parse_probes(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
+int nw_cfg_parse_recovery(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
+void nw_cfg_free_probes(struct nw_cfg *cfg);
+
 int nw_cfg_load(const char *path, struct nw_cfg *cfg, char *err, size_t errlen);
 
 #endif

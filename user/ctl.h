@@ -11,7 +11,7 @@
 enum { EXIT_OK = 0, EXIT_COND = 1, EXIT_USAGE = 2, EXIT_NODAEMON = 3, EXIT_NOMAPS = 4 };
 
 struct nw_ctl_args {
-	bool json, follow;
+	bool json, follow, now;
 	const char *pin_dir, *socket, *cgroup, *type;
 	int port, proto, family, action;	/* -1: not given */
 	long limit;				/* -1: not given */
@@ -39,5 +39,7 @@ int open_pinned(const char *name, int *fd);
 int verb_wait_stable(int argc, char **argv);	/* ctl_stable.c */
 int verb_quarantine(int argc, char **argv);	/* ctl_quarantine.c */
 int verb_churn(int argc, char **argv);		/* ctl_churn.c */
+int verb_probes(int argc, char **argv);		/* ctl_probes.c */
+int verb_recovery(int argc, char **argv);	/* ctl_probes.c */
 
 #endif

@@ -47,6 +47,9 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_RULE_RESTORED] = "rule_restored",
 	[NW_EV_RULE_RESTORE_FAILED] = "rule_restore_failed",
 	[NW_EV_RULE_FLAPPING] = "rule_flapping",
+	[NW_EV_CONNECTIVITY_LOST] = "connectivity_lost",
+	[NW_EV_CONNECTIVITY_RESTORED] = "connectivity_restored",
+	[NW_EV_RECOVERY_FAILED] = "recovery_failed",
 };
 
 const char *nw_event_type_name(unsigned type)

@@ -56,6 +56,9 @@ static void usage(FILE *f)
 "  quarantine [list|add|del] [--cgroup PATH|ID]\n"
 "                               stop a cgroup's network-configuration writes (dumps\n"
 "                               such as ip route show stay allowed); no daemon needed\n"
+"  probes [--now]               connectivity probes: state, last answer, failures in\n"
+"                               a row; --now runs every probe first (exit 1: offline)\n"
+"  recovery                     the recovery ladder: level, attempts, last steps\n"
 "\n"
 "Options:\n"
 "  --json              machine-readable output (one JSON object per line for events)\n"
@@ -79,6 +82,7 @@ static void usage(FILE *f)
 "      --proto tcp --family 4 --action rewrite\n"
 "  netwardctl events --follow --type bind_denied --json\n"
 "  netwardctl wait-stable --quiet 500 --timeout 30000 && start-browser\n"
+"  netwardctl probes --now || echo offline\n"
 "  bpftool map dump pinned " NW_DEFAULT_PIN_DIR "/bind_policy\n"
 "\n"
 "See netwardctl(8), netwardd(8).\n");
@@ -261,6 +265,16 @@ static int verb_status(int argc, char **argv)
 		       n_of(c, "bind_wildcard"), n_of(c, "bind_allowed"), n_of(c, "bind_audited"),
 		       n_of(c, "bind_denied"), n_of(c, "bind_rewritten"), n_of(c, "listen_autobind"),
 		       n_of(c, "listen_killed"), n_of(c, "events_lost"));
+	{
+		const cJSON *cn = cJSON_GetObjectItemCaseSensitive(r, "connectivity");
+
+		if (cn && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cn, "probes")))
+			printf("probes:    %d, host %s, recovery %s, level %.0f\n",
+			       cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(cn, "probes")),
+			       s_of(cn, "state"),
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cn, "recovery_enabled"))
+				       ? "on" : "off", n_of(cn, "level"));
+	}
 	if (n_of(r, "reload_failures"))
 		printf("reloads:   %.0f, %.0f rejected; last: %s\n", n_of(r, "reloads"),
 		       n_of(r, "reload_failures"), s_of(r, "last_reload_error"));
@@ -501,6 +515,8 @@ static const struct verb {
 	{ "wait-stable", verb_wait_stable },
 	{ "quarantine", verb_quarantine },
 	{ "churn", verb_churn },
+	{ "probes", verb_probes },
+	{ "recovery", verb_recovery },
 };
 
 int main(int argc, char **argv)
@@ -515,6 +531,7 @@ int main(int argc, char **argv)
 		{ "family", required_argument, NULL, 'F' },
 		{ "action", required_argument, NULL, 'a' },
 		{ "follow", no_argument, NULL, 'f' },
+		{ "now", no_argument, NULL, 'n' },
 		{ "type", required_argument, NULL, 't' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "quiet", required_argument, NULL, 'q' },
@@ -529,6 +546,7 @@ int main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': arg.json = true; break;
+		case 'n': arg.now = true; break;
 		case 'p': arg.pin_dir = optarg; break;
 		case 's': arg.socket = optarg; break;
 		case 'c': arg.cgroup = optarg; break;

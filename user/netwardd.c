@@ -20,6 +20,7 @@
 #include <systemd/sd-event.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include "netward/bind_guard.h"
 #include "netward/route_watch.h"
@@ -36,6 +37,7 @@
 #include "route_guard.h"
 #include "route_watch.h"
 #include "quarantine.h"
+#include "recovery_run.h"
 #include "quarantine_map.h"
 #include "stability.h"
 #include "churn.h"
@@ -79,6 +81,11 @@ struct daemon {
 	uint64_t events_seen, events_bad;
 	unsigned reloads, reload_failures;
 	char last_reload_error[NW_ERR_LEN];
+	/* probes and recovery (issue 5) */
+	struct nw_recovery_run *rec;
+	const char *state_dir;
+	struct nw_wildcard_owner owners[32];	/* bind guard reports, a ring */
+	size_t n_owners, owner_next;
 };
 
 static void usage(FILE *f)
@@ -93,15 +100,17 @@ static void usage(FILE *f)
 "    kernel's defaults, rules.protect) are put back at once when deleted;\n"
 "  - rtnetlink writes are counted per cgroup, bursts raise rule_storm, and a\n"
 "    quarantined cgroup's writes are stopped;\n"
-"  - netwardctl wait-stable answers once the network has been quiet.\n"
+"  - netwardctl wait-stable answers once the network has been quiet;\n"
+"  - probes (icmp, tcp, http, https, dns) say whether the host is online;\n"
+"    when it is not, a recovery ladder repairs it step by step.\n"
 "\n"
 "Options:\n"
 "  --config PATH     configuration file (default " NW_DEFAULT_CONFIG ";\n"
 "                    built-in defaults when that file does not exist)\n"
 "  --pin-dir DIR     where maps and links are pinned (default " NW_DEFAULT_PIN_DIR ")\n"
 "  --socket PATH     control socket (default " NW_DEFAULT_SOCKET ")\n"
-"  --state-dir DIR   state kept across restarts (default " NW_DEFAULT_STATE_DIR ";\n"
-"                    reserved: this version stores nothing there)\n"
+"  --state-dir DIR   state kept across restarts (default " NW_DEFAULT_STATE_DIR "):\n"
+"                    the known-good resolv.conf copy and the reboot budget\n"
 "  --foreground      accepted for compatibility: netwardd never forks\n"
 "  --dry-run         observe and log; deny, rewrite and kill become audit\n"
 "  --check-config    validate the configuration and exit (0 valid, 1 not)\n"
@@ -130,7 +139,7 @@ static int event_priority(const cJSON *ev)
 	static const char *const alarms[] = {
 		"bind_denied", "wildcard_listener", "route_restore_failed", "route_flapping",
 		"rule_storm", "rule_restore_failed", "rule_flapping", "quarantined", "no_route",
-		"link_down", NULL,
+		"link_down", "probe_failed", "connectivity_lost", "recovery_failed", NULL,
 	};
 
 	for (const char *const *a = alarms; *a; a++)
@@ -202,6 +211,65 @@ static void add_cgroup_path(struct daemon *d, cJSON *o)
 		cJSON_AddStringToObject(o, "cgroup", path);
 }
 
+/* A wildcard bind an explicit binds.rules entry reported (not the default
+ * action, not the start-up scan: sshd on 0.0.0.0:22 is no suspect):
+ * recovery step kill_wildcard_owner may stop it. */
+static void note_owner(struct daemon *d, const cJSON *ev)
+{
+	const cJSON *rule = cJSON_GetObjectItemCaseSensitive(ev, "rule");
+
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "pid");
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(ev, "port");
+	const cJSON *comm = cJSON_GetObjectItemCaseSensitive(ev, "comm");
+	const cJSON *proto = cJSON_GetObjectItemCaseSensitive(ev, "proto");
+	const cJSON *fam = cJSON_GetObjectItemCaseSensitive(ev, "family");
+	const cJSON *cg = cJSON_GetObjectItemCaseSensitive(ev, "cgroup_id");
+	struct nw_wildcard_owner *o;
+
+	if (!cJSON_IsString(rule) || !strcmp(rule->valuestring, nw_match_name(NW_MATCH_DEFAULT)) ||
+	    !cJSON_IsNumber(pid) || pid->valuedouble <= 0 || !cJSON_IsNumber(port))
+		return;
+	o = &d->owners[d->owner_next];
+	memset(o, 0, sizeof(*o));
+	o->pid = (pid_t)pid->valuedouble;
+	o->port = (uint16_t)port->valuedouble;
+	o->proto = cJSON_IsString(proto) && !strcmp(proto->valuestring, "udp") ? 17 : 6;
+	o->family = cJSON_IsNumber(fam) ? (uint8_t)fam->valuedouble : 4;
+	o->cgroup_id = cJSON_IsNumber(cg) ? (uint64_t)cg->valuedouble : 0;
+	if (cJSON_IsString(comm))
+		snprintf(o->comm, sizeof(o->comm), "%s", comm->valuestring);
+	d->owner_next = (d->owner_next + 1) % NW_ARRAY_SIZE(d->owners);
+	if (d->n_owners < NW_ARRAY_SIZE(d->owners))
+		d->n_owners++;
+}
+
+/* Events that say the network just broke or was just repaired start every
+ * probe at once. */
+static void after_dispatch(struct daemon *d, unsigned type, const cJSON *ev)
+{
+	switch (type) {
+	case NW_EV_BIND_AUDIT:
+		note_owner(d, ev);
+		break;
+	case NW_EV_NO_ROUTE: {
+		const cJSON *pid = cJSON_GetObjectItemCaseSensitive(ev, "pid");
+
+		/* our own probe found no route: it knows already */
+		if (cJSON_IsNumber(pid) && (pid_t)pid->valuedouble == getpid())
+			break;
+	}
+		/* fall through */
+	case NW_EV_ROUTE_DELETED:
+	case NW_EV_ROUTE_RESTORED:
+	case NW_EV_LINK_DOWN:
+	case NW_EV_RULE_RESTORED:
+		nw_recovery_run_kick(d->rec, nw_event_type_name(type));
+		break;
+	default:
+		break;
+	}
+}
+
 static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
 {
 	char *json;
@@ -222,6 +290,7 @@ static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
 		nw_control_broadcast(d->ctl, type, json);
 	log_event(type, ev, json);
 	free(json);
+	after_dispatch(d, type, ev);
 }
 
 static void daemon_event(struct daemon *d, const char *fmt, ...)
@@ -509,6 +578,110 @@ static struct nw_route_guard_cfg guard_cfg(const struct daemon *d, const struct 
 	return g;
 }
 
+/* --- probes and recovery (issue 5) --------------------------------------- */
+
+static int rec_restore_routes(void *ud, bool dry_run, char *detail, size_t len)
+{
+	struct daemon *d = ud;
+
+	if (!d->guard) {
+		snprintf(detail, len, "the route guard is not running");
+		return -ENODEV;
+	}
+	return nw_route_guard_restore_missing(d->guard, dry_run, detail, len);
+}
+
+static void rec_main_interface(void *ud, char out[IF_NAMESIZE])
+{
+	struct daemon *d = ud;
+	const struct nw_rt *rt[8];
+	size_t n = d->guard ? nw_route_guard_defaults(d->guard, rt, NW_ARRAY_SIZE(rt)) : 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rt[i]->n_nh && rt[i]->nh[0].ifindex && if_indextoname((unsigned)rt[i]->nh[0].ifindex, out))
+			return;
+	out[0] = 0;
+}
+
+static size_t rec_gateways(void *ud, struct nw_gateway *out, size_t max)
+{
+	struct daemon *d = ud;
+	const struct nw_rt *rt[8];
+	size_t n = d->guard ? nw_route_guard_defaults(d->guard, rt, NW_ARRAY_SIZE(rt)) : 0, k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		for (unsigned j = 0; j < rt[i]->n_nh && k < max; j++) {
+			const struct nw_rt_nh *nh = &rt[i]->nh[j];
+
+			if (!nh->gw_family)
+				continue;
+			out[k].family = nh->gw_family;
+			memcpy(out[k].addr, nh->gateway, sizeof(out[k].addr));
+			out[k].ifindex = nh->ifindex;
+			k++;
+		}
+	return k;
+}
+
+static bool rec_rule_protected(void *ud, const struct nw_rule *r)
+{
+	struct daemon *d = ud;
+
+	return d->guard && nw_route_guard_rule_protected(d->guard, r);
+}
+
+static size_t rec_wildcard_owners(void *ud, struct nw_wildcard_owner *out, size_t max)
+{
+	struct daemon *d = ud;
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_owners && n < max; i++) {
+		size_t k = (d->owner_next + NW_ARRAY_SIZE(d->owners) - 1 - i) % NW_ARRAY_SIZE(d->owners);
+
+		out[n++] = d->owners[k];
+	}
+	return n;
+}
+
+static void notify_status(struct daemon *d);
+
+static void rec_emit(void *ud, unsigned type, cJSON *ev)
+{
+	dispatch(ud, type, ev);
+	if (type == NW_EV_CONNECTIVITY_LOST || type == NW_EV_CONNECTIVITY_RESTORED ||
+	    type == NW_EV_RECOVERY_STEP)
+		notify_status(ud);
+}
+
+static const struct nw_recovery_run_ops rec_ops = { .emit = rec_emit };
+
+static int start_recovery(struct daemon *d)
+{
+	struct nw_steps_env env = {
+		.e = d->e,
+		.dry_run = d->dry_run,
+		.state_dir = d->state_dir,
+		.cg_mount = d->cg_mount,
+		.ud = d,
+		.restore_routes = rec_restore_routes,
+		.main_interface = rec_main_interface,
+		.gateways = rec_gateways,
+		.rule_protected = rec_rule_protected,
+		.wildcard_owners = rec_wildcard_owners,
+	};
+	int r;
+
+	if (d->cfg.recovery.enabled && (r = nw_mkdir_p(d->state_dir, 0755)) < 0)
+		log_warn("recovery: state dir %s: %s (reboot budget and resolv.conf copy "
+			 "unavailable)", d->state_dir, strerror(-r));
+	r = nw_recovery_run_new(&d->rec, d->e, d->netns, d->cfg.probes, d->cfg.n_probes,
+				&d->cfg.recovery, &env, &rec_ops, d);
+	if (r)
+		log_err("probes: %s", strerror(-r));
+	return r;
+}
+
 /* --- start-up scan ------------------------------------------------------ */
 
 static void pid_cgroup(pid_t pid, char *out, size_t size)
@@ -725,11 +898,15 @@ static void notify_status(struct daemon *d)
 		routes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "protected"));
 	}
 	cJSON_Delete(g);
+	char rec[96] = "";
+
+	if (d->rec)
+		nw_recovery_run_summary(d->rec, rec, sizeof(rec));
 	sd_notifyf(0, "STATUS=guarding %s: bind4/bind6/listen attached, default %s, %zu rule%s; "
-		   "%d protected route%s (%s)%s",
+		   "%d protected route%s (%s); %s%s",
 		   dir, nw_action_name(d->cfg.bind_default), d->cfg.n_rules,
 		   d->cfg.n_rules == 1 ? "" : "s", routes, routes == 1 ? "" : "s",
-		   d->fexit ? "fexit" : "tracepoints", d->dry_run ? ", dry-run" : "");
+		   d->fexit ? "fexit" : "tracepoints", rec, d->dry_run ? ", dry-run" : "");
 }
 
 static int reload(struct daemon *d, char *err, size_t errlen)
@@ -764,6 +941,9 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	}
 	if (d->churn)
 		nw_churn_configure(d->churn, cfg.rules_cfg.storm_threshold, cfg.rules_cfg.window_ms);
+	if (d->rec && (r = nw_recovery_run_reconfigure(d->rec, cfg.probes, cfg.n_probes,
+						      &cfg.recovery)))
+		log_err("reload: probes: %s (the previous probes stay)", strerror(-r));
 	nw_cfg_free(&d->cfg);
 	d->cfg = cfg;
 	nw_log_set_level(d->cfg.log_level);
@@ -826,6 +1006,8 @@ static void status(struct daemon *d, cJSON *r)
 		nw_stability_status(d->stab, cJSON_AddObjectToObject(r, "stability"));
 	if (d->churn)
 		nw_churn_status(d->churn, nw_now_ns(CLOCK_MONOTONIC), cJSON_AddObjectToObject(r, "churn"));
+	if (d->rec)
+		nw_recovery_run_status(d->rec, cJSON_AddObjectToObject(r, "connectivity"));
 	ev = cJSON_AddObjectToObject(r, "events");
 	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
 	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
@@ -938,6 +1120,75 @@ static int wait_stable(struct daemon *d, struct nw_control_client *c, const cJSO
 	return 2;
 }
 
+/* --- probes: the state, or a fresh round (--now) answered when done ------ */
+
+struct probe_wait {
+	struct daemon *d;
+	struct nw_control_client *c;
+};
+
+static void probes_reply(struct daemon *d, cJSON *reply)
+{
+	cJSON *st = cJSON_CreateObject();
+	cJSON *arr;
+
+	if (!st)
+		return;
+	nw_recovery_run_status(d->rec, st);
+	arr = cJSON_DetachItemFromObjectCaseSensitive(st, "probes");
+	cJSON_AddItemToObject(reply, "probes", arr ? arr : cJSON_CreateArray());
+	cJSON_AddItemToObject(reply, "connectivity", st);
+}
+
+static void on_probes_done(void *ud)
+{
+	struct probe_wait *w = ud;
+	cJSON *reply = cJSON_CreateObject();
+
+	if (reply) {
+		cJSON_AddBoolToObject(reply, "ok", 1);
+		probes_reply(w->d, reply);
+	}
+	nw_control_client_reply(w->c, reply);	/* NULL: closes, no answer */
+	cJSON_Delete(reply);
+	free(w);
+}
+
+static void on_probes_client_gone(struct nw_control_client *c, void *ud)
+{
+	struct probe_wait *w = ud;
+	(void)c;
+
+	nw_recovery_run_probe_cancel(w->d->rec, w);
+	free(w);
+}
+
+static int probes_cmd(struct daemon *d, struct nw_control_client *c, const cJSON *req,
+		      cJSON *reply)
+{
+	struct probe_wait *w;
+	int r;
+
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "now"))) {
+		probes_reply(d, reply);
+		return 0;
+	}
+	if (!(w = calloc(1, sizeof(*w)))) {
+		set_error(reply, "probes: out of memory");
+		return 0;
+	}
+	w->d = d;
+	w->c = c;
+	if ((r = nw_recovery_run_probe_now(d->rec, on_probes_done, w)) < 0) {
+		free(w);
+		set_error(reply, r == -ENOENT ? "no probes are configured (netward.json \"probes\")"
+					      : strerror(-r));
+		return 0;
+	}
+	nw_control_client_set_close_cb(c, on_probes_client_gone, w);
+	return 2;
+}
+
 static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *reply, void *ud)
 {
 	struct daemon *d = ud;
@@ -947,6 +1198,12 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		return 0;
 	if (!strcmp(cmd, "wait-stable"))
 		return wait_stable(d, c, req, reply);
+	if (!strcmp(cmd, "probes"))
+		return probes_cmd(d, c, req, reply);
+	if (!strcmp(cmd, "recovery")) {
+		nw_recovery_run_status(d->rec, cJSON_AddObjectToObject(reply, "connectivity"));
+		return 0;
+	}
 	if (!strcmp(cmd, "status")) {
 		status(d, reply);
 		return 0;
@@ -1073,6 +1330,7 @@ static void cleanup(struct daemon *d, bool detach)
 	for (size_t i = 0; i < NW_ARRAY_SIZE(d->autobinds); i++)
 		if (d->autobinds[i])
 			autobind_done(d->autobinds[i]);
+	nw_recovery_run_free(d->rec);
 	nw_stability_free(d->stab);
 	nw_churn_free(d->churn);
 	nw_route_guard_free(d->guard);
@@ -1269,6 +1527,9 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	d.state_dir = d.arg_state_dir ? d.arg_state_dir : NW_DEFAULT_STATE_DIR;
+	if ((r = start_recovery(&d)))
+		goto fail;
 	sd_event_set_watchdog(d.e, 1);
 
 	bind_cgroup_dir(&d, &d.cfg, dir, sizeof(dir));

@@ -2350,7 +2350,7 @@ static int monitor_open(struct nw_route_guard *g)
 			  1u << (RTNLGRP_IPV6_IFADDR - 1) | 1u << (RTNLGRP_IPV4_ROUTE - 1) |
 			  1u << (RTNLGRP_IPV6_ROUTE - 1) | 1u << (RTNLGRP_IPV4_RULE - 1) |
 			  1u << (RTNLGRP_IPV6_RULE - 1);
-	int fd, size;
+	int fd, size, r;
 
 	g->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (!g->mon)
@@ -2370,7 +2370,11 @@ static int monitor_open(struct nw_route_guard *g)
 	}
 	if (mnl_socket_bind(g->mon, groups, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
-	return sd_event_add_io(g->e, &g->mon_src, fd, EPOLLIN, on_monitor, g);
+	if ((r = sd_event_add_io(g->e, &g->mon_src, fd, EPOLLIN, on_monitor, g)) < 0)
+		return r;
+	/* before anything else that is ready: a probe that runs between a
+	 * deletion and its restore would report an outage of microseconds */
+	return sd_event_source_set_priority(g->mon_src, SD_EVENT_PRIORITY_IMPORTANT);
 }
 
 /* --- configuration ------------------------------------------------------- */
@@ -2739,4 +2743,95 @@ void nw_route_guard_free(struct nw_route_guard *g)
 	cfg_release(&g->cfg);
 	sd_event_unref(g->e);
 	free(g);
+}
+
+/* --- for the recovery ladder (issue 5) ------------------------------------ */
+
+static void append(char *buf, size_t size, const char *fmt, const char *what)
+{
+	size_t n = strlen(buf);
+
+	if (n < size)
+		snprintf(buf + n, size - n, fmt, n ? "; " : "", what);
+}
+
+/* Counts one restore attempt's outcome; 1 when it put the object back. */
+static int tally(const struct outcome *o, const char *desc, char *detail, size_t len,
+		 int *first_err)
+{
+	if (o->action == A_RESTORED) {
+		append(detail, len, "%srestored %s", desc);
+		return 1;
+	}
+	if (o->action == A_FAILED) {
+		append(detail, len, "%sfailed %s", desc);
+		if (!*first_err)
+			*first_err = o->err ? o->err : -EIO;
+	}
+	return 0;
+}
+
+int nw_route_guard_restore_missing(struct nw_route_guard *g, bool dry_run, char *detail,
+				   size_t len)
+{
+	int n = 0, first_err = 0;
+	char desc[512];
+
+	detail[0] = 0;
+	for (size_t i = 0; i < g->n_prot; i++) {
+		struct prot *p = g->prot[i];
+		struct outcome o = { 0 };
+
+		if (p->state == P_PRESENT ||
+		    (p->expires_ns && mono_ns() + 1000 * NSEC_PER_MSEC >= p->expires_ns))
+			continue;
+		describe(g, p, &p->rt, desc, sizeof(desc));
+		if (dry_run) {
+			append(detail, len, "%swould restore %s", desc);
+			n++;
+			continue;
+		}
+		/* latency_us: from the deletion, as for any restore */
+		restore_now(g, p, p->deleted_ns ? p->deleted_ns : mono_ns(), &o);
+		emit_outcome(g, p, &o);
+		n += tally(&o, desc, detail, len, &first_err);
+	}
+	for (size_t i = 0; i < g->n_rprot; i++) {
+		struct rprot *p = g->rprot[i];
+		struct outcome o = { 0 };
+
+		if (p->state == P_PRESENT)
+			continue;
+		describe_rule(&p->rule, desc, sizeof(desc));
+		if (dry_run) {
+			append(detail, len, "%swould restore rule %s", desc);
+			n++;
+			continue;
+		}
+		rule_restore_now(g, p, p->deleted_ns ? p->deleted_ns : mono_ns(), &o);
+		emit_rule_outcome(g, p, &o);
+		n += tally(&o, desc, detail, len, &first_err);
+	}
+	return n ? n : first_err;
+}
+
+size_t nw_route_guard_defaults(struct nw_route_guard *g, const struct nw_rt **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < g->n_prot && n < max; i++) {
+		const struct nw_rt *rt = &g->prot[i]->rt;
+
+		if (!rt->dst_len && rt->table == RT_TABLE_MAIN && g->prot[i]->learned)
+			out[n++] = rt;
+	}
+	return n;
+}
+
+bool nw_route_guard_rule_protected(struct nw_route_guard *g, const struct nw_rule *rule)
+{
+	for (size_t i = 0; i < g->n_rprot; i++)
+		if (nw_rule_same_key(&g->rprot[i]->rule, rule))
+			return true;
+	return rule_sel_any(g, rule);
 }

@@ -116,6 +116,22 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out);
 uint64_t nw_route_guard_changes(const struct nw_route_guard *g);
 void nw_route_guard_free(struct nw_route_guard *g);
 
+/* Recovery step restore_routes: puts every protected route and rule that
+ * is missing back now, whatever the backoff or routes.restore say (the
+ * usual events are raised). Returns how many were put back (dry_run: would
+ * be), 0 when none was missing, or the first error when all failed; detail
+ * names them. */
+int nw_route_guard_restore_missing(struct nw_route_guard *g, bool dry_run, char *detail,
+				   size_t len);
+/* The main-table default routes learned at start (present or not): their
+ * gateways and devices are the host's way out. */
+struct nw_rt;
+size_t nw_route_guard_defaults(struct nw_route_guard *g, const struct nw_rt **out, size_t max);
+/* rule is protected (kept or picked by rules.protect): recovery never
+ * removes it. */
+struct nw_rule;
+bool nw_route_guard_rule_protected(struct nw_route_guard *g, const struct nw_rule *rule);
+
 /* --- the pure parts, exported for unit tests ---------------------------- */
 
 struct nw_rt;

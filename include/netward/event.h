@@ -48,6 +48,9 @@ enum nw_event_type {
 	NW_EV_RULE_RESTORED,
 	NW_EV_RULE_RESTORE_FAILED,
 	NW_EV_RULE_FLAPPING,
+	NW_EV_CONNECTIVITY_LOST,	/* the probes say the host is offline */
+	NW_EV_CONNECTIVITY_RESTORED,	/* ... and back (down_ms, level reached) */
+	NW_EV_RECOVERY_FAILED,		/* a climb through L3 left the host offline */
 	NW_EV__MAX,
 };
 

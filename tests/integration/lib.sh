@@ -116,8 +116,10 @@ write_config() { cat >"$1"; }
 start_daemon() {
 	local ns=$1 cfg=$2
 	shift 2
-	ip netns exec "$ns" "$NWD" --config "$cfg" --pin-dir "$PIN" --socket "$SOCK" "$@" \
-		>>"$TMP/daemon.log" 2>&1 &
+	# never the machine's system bus: a stand-in (start_fake_bus) or none
+	DBUS_SYSTEM_BUS_ADDRESS=${NW_SYSTEM_BUS:-unix:path=$TMP/no-system-bus} \
+		ip netns exec "$ns" "$NWD" --config "$cfg" --pin-dir "$PIN" --socket "$SOCK" \
+		--state-dir "$TMP/state" "$@" >>"$TMP/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	defer "stop_daemon_hard $DAEMON_PID '$PIN'"
 	wait_until 10 daemon_ready || { cat "$TMP/daemon.log" >&2; fail "netwardd did not become ready"; }
@@ -193,3 +195,45 @@ new_lab() {
 # has_route NS ARGS...: `ip -n NS route show ARGS` prints something
 has_route() { local ns=$1; shift; [ -n "$(ip -n "$ns" route show "$@" 2>/dev/null)" ]; }
 has_route6() { local ns=$1; shift; [ -n "$(ip -n "$ns" -6 route show "$@" 2>/dev/null)" ]; }
+
+# new_inet_lab VAR: host ($VAR, d0 192.0.2.10/24) <-> gateway (${VAR}_GW,
+# d0p 192.0.2.1, forwarding) <-> "internet" (${VAR}_NET, u0p 198.51.100.2,
+# and the responder address 203.0.113.1 on its lo). Host default via the
+# gateway; the internet answers ping on 203.0.113.1.
+new_inet_lab() {
+	local _il_ns _il_gw _il_net
+	new_lab _il_ns
+	_il_gw=$_il_ns_GW
+	new_netns _il_net
+	ip -n "$_il_gw" link add u0 type veth peer name u0p netns "$_il_net" || fail "veth u0"
+	ip -n "$_il_gw" addr add 198.51.100.1/24 dev u0
+	ip -n "$_il_gw" link set u0 up
+	ip -n "$_il_net" addr add 198.51.100.2/24 dev u0p
+	ip -n "$_il_net" addr add 203.0.113.1/32 dev lo
+	ip -n "$_il_net" link set u0p up
+	ip -n "$_il_net" route add default via 198.51.100.1
+	ip -n "$_il_gw" route add 203.0.113.1/32 via 198.51.100.2
+	ip netns exec "$_il_gw" sysctl -qw net.ipv4.ip_forward=1
+	printf -v "$1" '%s' "$_il_ns"
+	printf -v "${1}_GW" '%s' "$_il_gw"
+	printf -v "${1}_NET" '%s' "$_il_net"
+}
+
+# start_fake_bus SERVICE...: a private dbus-daemon with stand-ins
+# (tests/helpers/fake_bus.py: systemd1, network1, resolve1); daemons started
+# afterwards use it as their system bus. Calls are logged to $FAKE_BUS_LOG.
+start_fake_bus() {
+	local sock=$TMP/fake-system-bus
+	[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import dbus, gi' 2>/dev/null ||
+		skip "python3-dbus and python3-gi are needed for the D-Bus stand-in"
+	command -v dbus-daemon >/dev/null || skip "dbus-daemon is needed for the D-Bus stand-in"
+	sed "s|@SOCKET@|$sock|" "$NW_ROOT/tests/helpers/private_bus.conf" >"$TMP/bus.conf"
+	dbus-daemon --config-file="$TMP/bus.conf" --nofork >"$TMP/dbus.log" 2>&1 &
+	defer "kill $!"
+	wait_until 5 test -S "$sock" || fail "private dbus-daemon did not start"
+	NW_SYSTEM_BUS=unix:path=$sock
+	FAKE_BUS_LOG=$TMP/fake-bus.log
+	/usr/bin/python3 "$NW_ROOT/tests/helpers/fake_bus.py" "$NW_SYSTEM_BUS" "$@" >"$FAKE_BUS_LOG" 2>&1 &
+	defer "kill $!"
+	wait_until 5 grep -q "fake bus ready" "$FAKE_BUS_LOG" || fail "fake bus did not start"
+}

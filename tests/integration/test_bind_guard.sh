@@ -376,7 +376,7 @@ test_sd_notify_ready_status_watchdog_reload() {
 JSON
 	NOTIFY_SOCKET=$TMP/notify.sock WATCHDOG_USEC=200000 start_daemon "$ns" "$TMP/cfg.json"
 	wait_until 5 grep -qx 'READY=1' "$TMP/notify.log" || fail "no READY=1: $(cat "$TMP/notify.log")"
-	grep -q "^STATUS=guarding $cg: bind4/bind6/listen attached, default deny, 0 rules; 0 protected routes (tracepoints)$" "$TMP/notify.log" ||
+	grep -q "^STATUS=guarding $cg: bind4/bind6/listen attached, default deny, 0 rules; 0 protected routes (tracepoints); no probes$" "$TMP/notify.log" ||
 		fail "STATUS: $(cat "$TMP/notify.log")"
 	# the loop sends WATCHDOG=1 every WATCHDOG_USEC/2
 	wait_until 5 grep -qx 'WATCHDOG=1' "$TMP/notify.log" || fail "no WATCHDOG=1"

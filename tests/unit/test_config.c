@@ -258,16 +258,16 @@ static void test_pending_sections(void **state)
 	(void)state;
 	/* listed in SPEC order, whatever the order in the file */
 	parse_ok("{\"metrics\": {\"listen\": \"127.0.0.1:9100\"}, \"segw\": {},"
-		 " \"tunnels\": {\"wg0\": {}}, \"recovery\": null, \"probes\": [{\"x\": 1}],"
+		 " \"tunnels\": {\"wg0\": {}}, \"recovery\": null, \"probes\": [],"
 		 " \"rules\": {}, \"routes\": {\"learn_default\": false}}", &cfg);
-	/* routes and rules are implemented: no longer pending */
-	assert_string_equal(cfg.pending, "probes, recovery, tunnels, segw, metrics");
+	/* routes, rules, probes and recovery are implemented: no longer pending */
+	assert_string_equal(cfg.pending, "tunnels, segw, metrics");
 	assert_false(cfg.routes.learn_default);
 	assert_int_equal(cfg.bind_default, NW_ACT_AUDIT);
 	nw_cfg_free(&cfg);
 
-	parse_ok("{\"probes\": [], \"binds\": {\"default_action\": \"deny\"}}", &cfg);
-	assert_string_equal(cfg.pending, "probes");
+	parse_ok("{\"tunnels\": null, \"binds\": {\"default_action\": \"deny\"}}", &cfg);
+	assert_string_equal(cfg.pending, "tunnels");
 	assert_int_equal(cfg.bind_default, NW_ACT_DENY);
 	nw_cfg_free(&cfg);
 
