@@ -147,6 +147,21 @@ cleanup:
 	return err;
 }
 
+/* Rewrites the existing regular file dest (never following a symlink). */
+static int write_in_place(const char *dest, const char *buf, size_t len)
+{
+	int fd = open(dest, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, buf, len);
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 static int saved_path(const char *state_dir, char *buf, size_t size)
 {
 	return nw_path(buf, size, "%s/%s", state_dir, NW_RESOLVCONF_SAVED);
@@ -229,6 +244,11 @@ int nw_resolvconf_restore(const char *path, const char *state_dir, int dry_run)
 		goto cleanup;
 	}
 	err = write_atomic(path, good, good_len);
+	/* a read-only /etc with only the file itself writable (systemd's
+	 * ReadWritePaths=-/etc/resolv.conf): no temp file beside it, so
+	 * rewrite it in place */
+	if ((err == -EROFS || err == -EACCES || err == -EPERM) && cur)
+		err = write_in_place(path, good, good_len);
 	if (!err)
 		err = 1;
 cleanup:

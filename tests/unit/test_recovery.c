@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1139,6 +1142,42 @@ static void test_resolvconf_restore(void **state)
 	assert_only(p.state, NW_RESOLVCONF_SAVED, NULL);
 }
 
+/* What the unit file allows: /etc read-only, only resolv.conf itself
+ * writable (ReadWritePaths=-/etc/resolv.conf). No temp file can be made
+ * beside it: restore rewrites it in place. In a child with a mount
+ * namespace of its own (root only). */
+static void test_resolvconf_restore_readonly_dir(void **state)
+{
+	struct rc_paths p;
+	pid_t pid;
+	int st;
+
+	if (geteuid())
+		skip();
+	rc_paths(*state, &p);
+	write_file(p.conf, GOOD);
+	assert_int_equal(nw_resolvconf_save(p.conf, p.state), 1);
+	write_file(p.conf, BAD);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		/* as systemd does it: the file on itself, the directory (with
+		 * that mount) on itself, then only the directory read-only */
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(p.conf, p.conf, NULL, MS_BIND, NULL) ||
+		    mount(p.etc, p.etc, NULL, MS_BIND | MS_REC, NULL) ||
+		    mount(NULL, p.etc, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL))
+			_exit(2);
+		int r = nw_resolvconf_restore(p.conf, p.state, 0);
+
+		_exit(r == 1 ? 0 : r < 0 && -r < 100 ? 100 + -r : 99);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_file(p.conf, GOOD);
+}
+
 static void test_resolvconf_dry_run(void **state)
 {
 	struct rc_paths p;
@@ -1392,6 +1431,7 @@ int main(void)
 		LAD_TEST(test_ladder_all_l3_off),
 		TMPDIR_TEST(test_resolvconf_save),
 		TMPDIR_TEST(test_resolvconf_restore),
+		TMPDIR_TEST(test_resolvconf_restore_readonly_dir),
 		TMPDIR_TEST(test_resolvconf_dry_run),
 		TMPDIR_TEST(test_resolvconf_symlink),
 		TMPDIR_TEST(test_resolvconf_no_saved),
