@@ -93,36 +93,17 @@ int nw_reboot_guard_count(const char *state_dir, time_t now, unsigned *count)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 int nw_reboot_guard_take(const char *state_dir, time_t now, unsigned max)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX];
 	uint64_t *times = NULL;
 	char *text = NULL;
 	size_t n = 0, len = 0;
-	bool made = false;
-	int fd = -1, dfd = -1, err;
+	int err;
 
 	if (!max || now < 0)
 		return -EDQUOT;
 	err = nw_path(path, sizeof(path), "%s/%s", state_dir, NW_REBOOTS_FILE);
-	if (!err)
-		err = nw_path(tmp, sizeof(tmp), "%s/.%s.XXXXXX", state_dir, NW_REBOOTS_FILE);
 	if (err)
 		return err;
 	err = load(path, now, &times, &n);
@@ -146,39 +127,9 @@ int nw_reboot_guard_take(const char *state_dir, time_t now, unsigned max)
 	err = nw_mkdir_p(state_dir, 0755);
 	if (err)
 		goto cleanup;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	made = true;
-	err = write_all(fd, text, len);
-	if (err)
-		goto cleanup;
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = close(fd) < 0 ? -errno : 0;
-	fd = -1;
-	if (err)
-		goto cleanup;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	made = false;
 	/* the record must be on disk before the reboot is asked for */
-	dfd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
-		err = -errno;
+	err = nw_write_file_atomic(path, text, len, 0644, true);
 cleanup:
-	if (dfd >= 0)
-		close(dfd);
-	if (fd >= 0)
-		close(fd);
-	if (made)
-		unlink(tmp);
 	free(text);
 	free(times);
 	return err;

@@ -66,87 +66,6 @@ cleanup:
 	return err;
 }
 
-/* path's directory into dir ("." when it has none) */
-static int dir_of(const char *path, char *dir, size_t size)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return nw_path(dir, size, ".");
-	if (slash == path)
-		return nw_path(dir, size, "/");
-	return nw_path(dir, size, "%.*s", (int)(slash - path), path);
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, buf, len);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Replaces dest with buf: a temp file in dest's directory, mode 0644,
- * fsync'ed, renamed over dest, then the directory fsync'ed. */
-static int write_atomic(const char *dest, const char *buf, size_t len)
-{
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	const char *base = strrchr(dest, '/');
-	bool made = false;
-	int fd = -1, dfd = -1, err;
-
-	base = base ? base + 1 : dest;
-	err = dir_of(dest, dir, sizeof(dir));
-	if (err)
-		return err;
-	err = nw_path(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, base);
-	if (err)
-		return err;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	made = true;
-	err = write_all(fd, buf, len);
-	if (err)
-		goto cleanup;
-	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		err = -errno;
-		goto cleanup;
-	}
-	fd = -1;
-	if (rename(tmp, dest) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	made = false;
-	/* the rename itself must survive a crash; a failure here is not
-	 * worth undoing a rename that did happen */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (made)
-		unlink(tmp);
-	return err;
-}
-
 /* Rewrites the existing regular file dest (never following a symlink). */
 static int write_in_place(const char *dest, const char *buf, size_t len)
 {
@@ -155,7 +74,7 @@ static int write_in_place(const char *dest, const char *buf, size_t len)
 
 	if (fd < 0)
 		return -errno;
-	err = write_all(fd, buf, len);
+	err = nw_write_all(fd, buf, len);
 	if (!err && fsync(fd) < 0)
 		err = -errno;
 	close(fd);
@@ -206,7 +125,7 @@ int nw_resolvconf_save(const char *path, const char *state_dir)
 	err = nw_mkdir_p(state_dir, 0755);
 	if (err)
 		goto cleanup;
-	err = write_atomic(saved, cur, cur_len);
+	err = nw_write_file_atomic(saved, cur, cur_len, 0644, false);
 	if (!err)
 		err = 1;
 cleanup:
@@ -243,7 +162,7 @@ int nw_resolvconf_restore(const char *path, const char *state_dir, int dry_run)
 		err = 1;
 		goto cleanup;
 	}
-	err = write_atomic(path, good, good_len);
+	err = nw_write_file_atomic(path, good, good_len, 0644, false);
 	/* a read-only /etc with only the file itself writable (systemd's
 	 * ReadWritePaths=-/etc/resolv.conf): no temp file beside it, so
 	 * rewrite it in place */

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -249,4 +250,72 @@ int nw_mountns_fixup(void)
 	if (cwd[0] && chdir(cwd) < 0)
 		return 1;
 	return 1;
+}
+
+int nw_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int nw_write_file_atomic(const char *dest, const void *buf, size_t len, unsigned mode,
+			 bool must_sync_dir)
+{
+	const char *slash = strrchr(dest, '/');
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	bool made = false;
+	int fd = -1, dfd = -1, err;
+
+	if (!slash)
+		err = nw_path(dir, sizeof(dir), ".");
+	else if (slash == dest)
+		err = nw_path(dir, sizeof(dir), "/");
+	else
+		err = nw_path(dir, sizeof(dir), "%.*s", (int)(slash - dest), dest);
+	if (!err)
+		err = nw_path(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, slash ? slash + 1 : dest);
+	if (err)
+		return err;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	made = true;
+	if ((err = nw_write_all(fd, buf, len)))
+		goto cleanup;
+	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = close(fd) < 0 ? -errno : 0;
+	fd = -1;
+	if (err)
+		goto cleanup;
+	if (rename(tmp, dest) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	made = false;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((dfd < 0 || fsync(dfd) < 0) && must_sync_dir)
+		err = -errno;
+cleanup:
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		unlink(tmp);
+	return err;
 }

@@ -30,6 +30,16 @@ int nw_mkdir_p(const char *path, unsigned mode);
 /* Reads a whole file into a NUL-terminated malloc'ed buffer. */
 int nw_read_file(const char *path, char **out, size_t max);
 
+/* write(2) until all of buf is written (EINTR retried): 0 or -errno. */
+int nw_write_all(int fd, const void *buf, size_t len);
+
+/* Replaces dest with buf atomically: a temp file beside it (mode),
+ * fsync'ed, renamed over dest, then the directory fsync'ed. A failed
+ * directory fsync is an error only when must_sync_dir (the caller relies
+ * on the rename surviving a crash). 0 or -errno; nothing left behind. */
+int nw_write_file_atomic(const char *dest, const void *buf, size_t len, unsigned mode,
+			 bool must_sync_dir);
+
 /* Parses a decimal unsigned number in [min, max]; the whole string. */
 int nw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
