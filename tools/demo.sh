@@ -55,6 +55,10 @@ ip -n "$NS-gw" addr add 192.0.2.1/24 dev d0p
 ip -n "$NS-gw" link set d0p up
 ip -n "$NS" link set d0 up
 ip -n "$NS" route add default via 192.0.2.1 dev d0
+# "the internet": an address beyond the gateway that answers ping
+ip -n "$NS-gw" addr add 203.0.113.1/32 dev lo
+ip -n "$NS-gw" link set lo up
+printf 'nameserver 192.0.2.53\n' >"$TMP/resolv.conf"	# restore_dns works on this copy
 mkdir -p "$LAB/lpg-admin.service" "$LAB/worker.service" "$LAB/rogue.service" \
 	"$LAB/browser-1" "$LAB/browser-2" "$LAB/browser-3" "$LAB/browser-4" "$LAB/vpn-cleanup.service"
 cat >"$TMP/netward.json" <<JSON
@@ -69,12 +73,20 @@ cat >"$TMP/netward.json" <<JSON
     ]
   },
   "routes": { "learn_default": true },
-  "rules": { "storm_threshold": 20, "window_ms": 1000 }
+  "rules": { "storm_threshold": 20, "window_ms": 1000 },
+  "probes": [
+    { "name": "internet", "type": "icmp", "target": "203.0.113.1", "interval_ms": 200, "timeout_ms": 150 },
+    { "name": "gateway", "type": "icmp", "target": "192.0.2.1", "role": "gateway",
+      "interval_ms": 200, "timeout_ms": 150 }
+  ],
+  "recovery": { "fail_threshold": 2, "emergency_threshold": 5,
+                "vpn_interfaces": ["wg-worker-*"], "resolv_conf": "$TMP/resolv.conf" }
 }
 JSON
 cat "$TMP/netward.json"
 "$NWD" --check-config --config "$TMP/netward.json"
-ip netns exec "$NS" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
+DBUS_SYSTEM_BUS_ADDRESS=unix:path=$TMP/no-bus ip netns exec "$NS" "$NWD" \
+	--config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" --state-dir "$TMP/state" \
 	>"$TMP/netwardd.log" 2>&1 &
 DPID=$!
 for _ in $(seq 1 250); do ctl status >/dev/null 2>&1 && break; kill -0 "$DPID" || break; sleep 0.02; done
@@ -145,6 +157,20 @@ for _ in $(seq 1 100); do ip -n "$NS" rule show | grep -q '^300:' || break; slee
 echo "   ip rule add from the quarantined cgroup: exit $rc; rule 300 present afterwards: $(ip -n "$NS" rule show | grep -c '^300:')"
 row "quarantined: ip rule add" "killed (exit $rc), undone" "ip route show still works there"
 
+say "9. VPN workers grab all traffic into dead tunnels (shared/seeds/000) -> the ladder removes them"
+for i in wg-worker-1 wg-worker-2 wgkeep; do
+	ip -n "$NS" tuntap add mode tun name "$i"
+	ip -n "$NS" link set "$i" up
+done
+ip -n "$NS" route add 0.0.0.0/1 dev wg-worker-1
+ip -n "$NS" route add 128.0.0.0/1 dev wg-worker-1
+restored() { ctl events --json --type connectivity_restored | grep -q .; }
+for _ in $(seq 1 250); do restored && break; sleep 0.02; done
+ctl events --json --type recovery_step | jq -r '"   L\(.level) \(.step): \(.result) \(.detail)"'
+down=$(ctl events --json --type connectivity_restored | jq -r .down_ms | tail -1)
+echo "   links now: $(ip -n "$NS" -br link | awk '{print $1}' | tr '\n' ' ')"
+row "VPN tunnels swallow all traffic" "offline ${down} ms" "L2 removed wg-worker-*, kept wgkeep"
+
 say "what netward saw (netwardctl events)"
 ctl events
 say "counters (netwardctl counters, read from the pinned map)"
@@ -155,4 +181,5 @@ printf '%s\n' "${rows[@]}"
 echo
 echo "The seeds' watchdogs polled every 0.5 s (ss) or 60 s (ping, ~3 min to recover);"
 echo "here binds were decided inside the syscall, the route was back in microseconds,"
-echo "and every event names pid, comm, uid and cgroup."
+echo "a dead VPN's hijack was undone in a fraction of a second, and every event names"
+echo "pid, comm, uid and cgroup."
