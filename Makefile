@@ -118,7 +118,7 @@ $(BUILD)/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(SKELS) | $(BUILD)
 	$(Q)$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS) $(LDLIBS)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/test_%: tests/unit/test_%.c $(TEST_OBJS:%=$(BUILD)/%.o) | $(BUILD)
+$(BUILD)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -135,8 +135,7 @@ if [ "$AUDITED" -ne 0 ] || [ "$ALLOWED" -le 0 ]; then
 fi
 
 # SIGTERM: netwardd detaches and unpins; nothing of it may stay behind
-stop_daemon || die "netwardd exited with status $? after SIGTERM"
-[ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
+end_daemon
 
 # --- report ------------------------------------------------------------------------
 TABLE=()	# markdown rows

@@ -58,7 +58,7 @@ OUT=${BENCH_OUT-BENCHMARKS.md}
 WARMUP=3		# untimed deletions before netwardd's timed ones
 SETTLE_MS=10000		# a route not back this long after a run: conn_back gives up
 TARGET=203.0.113.1	# the "internet", behind the gateway
-GATEWAY=192.0.2.1
+GATEWAY=192.0.2.1	# the gateway namespace's address (make_lab)
 RETRY_MS=20		# conn_back: an echo without reply is sent again after this
 L1_INTERVAL_MS=100	# the L1 peer's probes
 L1_TIMEOUT_MS=80
@@ -88,66 +88,16 @@ need_positive N_NWD N_L1 N_SHELL GAP_MS TIMEOUT_MS
 HAVE_PING=1
 command -v ping >/dev/null || { HAVE_PING=; say "ping not found: the shell watchdog peer is skipped (apt-get install iputils-ping)"; }
 
-# --- state that cleanup undoes -------------------------------------------------
-TMP='' PIN='' CG='' NS='' GW='' NET='' DAEMON_PID='' CB_PID=''
+# --- state that lab_cleanup undoes ---------------------------------------------
+TMP='' PIN='' CG='' NS='' GW='' NET='' DAEMON_PID='' HELPER_PID=''
 PEER_PGIDS=()
 
-# group_gone PGID: no process of that group is left
-group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
-
-# stop_peer PGID: the whole process group (the watchdog's ping and sleep too)
-stop_peer() {
-	local pgid=$1 i
-	kill -TERM -- "-$pgid" 2>/dev/null || true
-	if ! wait_until 5 group_gone "$pgid"; then
-		kill -KILL -- "-$pgid" 2>/dev/null || true
-		wait_until 5 group_gone "$pgid" || say "process group $pgid does not go away"
-	fi
-	wait "$pgid" 2>/dev/null || true
-	for i in "${!PEER_PGIDS[@]}"; do
-		[ "${PEER_PGIDS[$i]}" != "$pgid" ] || unset 'PEER_PGIDS[i]'
-	done
-}
-
-cleanup() {
-	local rc=$? pg daemon_ran=$DAEMON_PID
-	set +e
-	trap - EXIT INT TERM HUP
-	stop_child "$CB_PID"
-	for pg in "${PEER_PGIDS[@]}"; do
-		stop_peer "$pg"
-	done
-	[ -z "$DAEMON_PID" ] || stop_daemon
-	remove_pin "$PIN"
-	delete_netns "$NS" "$GW" "$NET"
-	remove_cgroups "$CG"	# the daemon has exited
-	daemon_log_tail "$rc" "$daemon_ran"
-	[ -z "$TMP" ] || rm -rf "$TMP"
-	exit $rc
-}
-trap_exits
-
-# --- file systems ----------------------------------------------------------------
-mount_fs
-find_cgroup2
-
-# --- scratch: lab, cgroup, pin dir ---------------------------------------------------
-make_scratch
-CG=$CG2/netward-bench-$ID
-mkdir "$CG"
-
-NS=nwr-$ID
-GW=nwr-$ID-gw
+# --- scratch: cgroup, pin dir, lab ---------------------------------------------------
+# host and gateway (make_lab), then the "internet" behind the gateway
+lab_setup nwr
 NET=nwr-$ID-net
-for n in "$NS" "$GW" "$NET"; do
-	ip netns add "$n"
-	ip -n "$n" link set lo up
-done
-ip -n "$NS" link add d0 type veth peer name d0p netns "$GW"
-ip -n "$NS" addr add 192.0.2.10/24 dev d0
-ip -n "$GW" addr add $GATEWAY/24 dev d0p
-ip -n "$GW" link set d0p up
-ip -n "$NS" link set d0 up
+ip netns add "$NET"
+ip -n "$NET" link set lo up
 ip -n "$GW" link add u0 type veth peer name u0p netns "$NET"
 ip -n "$GW" addr add 198.51.100.1/24 dev u0
 ip -n "$GW" link set u0 up
@@ -157,18 +107,7 @@ ip -n "$NET" link set u0p up
 ip -n "$NET" route add default via 198.51.100.1
 ip -n "$GW" route add $TARGET/32 via 198.51.100.2
 ip netns exec "$GW" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$NS" route add default via $GATEWAY dev d0
-ROUTE_WANT=$(ip -n "$NS" route show default)
 
-# the lab is as it was: exactly the one default route
-lab_ok() { [ "$(ip -n "$NS" route show default)" = "$ROUTE_WANT" ]; }
-restore_lab() {
-	lab_ok && return 0
-	say "restoring the lab's default route (was: $(ip -n "$NS" route show default | tr '\n' ';'))"
-	ip -n "$NS" route flush exact 0.0.0.0/0 table main 2>/dev/null || true
-	ip -n "$NS" route add default via $GATEWAY dev d0
-	lab_ok || die "cannot restore the lab's default route"
-}
 # the internet answers from the host namespace (needs ping; without it the
 # daemon peers' readiness check stands in)
 lab_answers() { [ -z "$HAVE_PING" ] || ip netns exec "$NS" ping -c1 -W1 -q $TARGET >/dev/null 2>&1; }
@@ -209,9 +148,7 @@ start_rdaemon() {
 		die "netwardd's probes do not say connected: $("$NWCTL" --socket "$SOCK" probes --json | jq -c .)"
 }
 end_rdaemon() {
-	stop_daemon || die "netwardd exited with status $? after SIGTERM"
-	[ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
-	rm -rf "$PIN"
+	end_daemon
 	restore_lab
 }
 
@@ -230,9 +167,9 @@ run_cb() {
 	nsenter --net="/run/netns/$NS" "$CB" --target $TARGET --count "$n" --gap-ms "$GAP_MS" \
 		--timeout-ms "$TIMEOUT_MS" --retry-ms $RETRY_MS --settle-ms $SETTLE_MS "$@" \
 		>"$TMP/cb-$label.json" 2>"$TMP/cb-$label.err" &
-	CB_PID=$!
-	wait "$CB_PID" || rc=$?
-	CB_PID=
+	HELPER_PID=$!
+	wait "$HELPER_PID" || rc=$?
+	HELPER_PID=
 	[ ! -s "$TMP/cb-$label.err" ] || sed 's/^/  /' "$TMP/cb-$label.err" >&2
 	jq -e . "$TMP/cb-$label.json" >/dev/null 2>&1 ||
 		die "conn_back printed no result for $label (exit $rc)"
@@ -243,14 +180,6 @@ run_cb() {
 }
 # cb LABEL KEY: a field of that result ("nan" for null)
 cb() { jq -r ".$2 // \"nan\"" "$TMP/cb-$1.json"; }
-
-# stats: "n p50 p99 max" of the numbers on stdin (nearest rank; nan if none)
-stats() {
-	jq -s -r 'sort | length as $n
-		| if $n == 0 then "0 nan nan nan" else
-		  def pct(p): .[([((p * $n / 100) | ceil), 1] | max) - 1];
-		  "\($n) \(pct(50)) \(pct(99)) \(.[-1])" end'
-}
 
 # --- 1. netwardd: route guard + probes + recovery ------------------------------------
 HIST=$((20 * (N_NWD + WARMUP) + 2000))
@@ -271,7 +200,7 @@ events 'true' >"$TMP/events-a.json"
 read -r EV_N EV_P50 EV_P99 EV_MAX < <(jq -s -r --argjson k "$K0" \
 	'[.[] | select(.type == "route_restored")] | .[$k:][]
 	| select(.family == 4 and .dst == "default" and (.already_present | not)) | .latency_us' \
-	"$TMP/events-a.json" | stats)
+	"$TMP/events-a.json" | pct_stats)
 A_LOST=$(jq -s '[.[] | select(.type == "connectivity_lost")] | length' "$TMP/events-a.json")
 A_STEPS=$(jq -s '[.[] | select(.type == "recovery_step")] | length' "$TMP/events-a.json")
 A_PFAIL=$(jq -s '[.[] | select(.type == "probe_failed")] | length' "$TMP/events-a.json")
@@ -301,7 +230,7 @@ say "L1: $N_L1 deletions, ${GAP_MS} ms + 0-$L1_INTERVAL_MS ms (uniform) after co
 run_cb l1 "$N_L1" --jitter-ms $L1_INTERVAL_MS
 events 'true' >"$TMP/events-b.json"
 read -r ST_N ST_P50 ST_P99 ST_MAX < <(jq -s -r '.[] | select(.type == "recovery_step"
-	and .step == "restore_routes" and .result == "changed") | .duration_us' "$TMP/events-b.json" | stats)
+	and .step == "restore_routes" and .result == "changed") | .duration_us' "$TMP/events-b.json" | pct_stats)
 B_STEPS=$(jq -s -r '[.[] | select(.type == "recovery_step")] | group_by(.step + "/" + .result)
 	| map("\(.[0].step) \(.[0].result): \(length)") | join(", ")' "$TMP/events-b.json")
 B_LOST=$(jq -s '[.[] | select(.type == "connectivity_lost")] | length' "$TMP/events-b.json")
@@ -344,13 +273,7 @@ done
 EOF
 if [ -n "$HAVE_PING" ]; then
 	say "shell watchdog (ping every ${SHELL_INTERVAL} s, $FAIL_THRESHOLD failures): $N_SHELL deletions, ${GAP_MS} ms + 0-$SHELL_INTERVAL_MS ms after connectivity is back ..."
-	# setsid: the background job is not a group leader, so setsid does not
-	# fork and $! is the group's id
-	setsid ip netns exec "$NS" bash "$TMP/network_watchdog.sh" </dev/null >"$TMP/watchdog.log" 2>&1 &
-	PEER=$!
-	PEER_PGIDS+=("$PEER")
-	[ "$(ps -o pgid= -p "$PEER" | tr -d ' ')" = "$PEER" ] ||
-		die "watchdog $PEER is not its own process group leader"
+	start_peer "$TMP/watchdog.log" bash "$TMP/network_watchdog.sh"
 	wait_until 5 grep -q "watchdog started" "$TMP/watchdog.log" || die "the watchdog did not start"
 	run_cb shell "$N_SHELL" --jitter-ms $SHELL_INTERVAL_MS
 	stop_peer "$PEER"

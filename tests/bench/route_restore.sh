@@ -67,77 +67,12 @@ for v in N_NWD N_SHELL N_POLL GAP_MS TIMEOUT_MS; do
 done
 [ "$GAP_MS" -ge 1 ] || die "BENCH_GAP_MS must be >= 1 (anti-flap headroom)"
 
-# --- state that cleanup undoes -------------------------------------------------
-TMP='' PIN='' CG='' NS='' GW='' DAEMON_PID='' LAT_PID=''
+# --- state that lab_cleanup undoes ---------------------------------------------
+TMP='' PIN='' CG='' NS='' GW='' NET='' DAEMON_PID='' HELPER_PID=''
 PEER_PGIDS=()
 
-# group_gone PGID: no process of that group is left
-group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
-
-# stop_peer PGID: the whole process group (the pipelines' children too)
-stop_peer() {
-	local pgid=$1 i
-	kill -TERM -- "-$pgid" 2>/dev/null || true
-	if ! wait_until 5 group_gone "$pgid"; then
-		kill -KILL -- "-$pgid" 2>/dev/null || true
-		wait_until 5 group_gone "$pgid" || say "process group $pgid does not go away"
-	fi
-	wait "$pgid" 2>/dev/null || true
-	for i in "${!PEER_PGIDS[@]}"; do
-		[ "${PEER_PGIDS[$i]}" != "$pgid" ] || unset 'PEER_PGIDS[i]'
-	done
-}
-
-cleanup() {
-	local rc=$? pg daemon_ran=$DAEMON_PID
-	set +e
-	trap - EXIT INT TERM HUP
-	stop_child "$LAT_PID"
-	for pg in "${PEER_PGIDS[@]}"; do
-		stop_peer "$pg"
-	done
-	[ -z "$DAEMON_PID" ] || stop_daemon
-	remove_pin "$PIN"
-	delete_netns "$NS" "$GW"
-	remove_cgroups "$CG"	# the daemon has exited
-	daemon_log_tail "$rc" "$daemon_ran"
-	[ -z "$TMP" ] || rm -rf "$TMP"
-	exit $rc
-}
-trap_exits
-
-# --- file systems ----------------------------------------------------------------
-mount_fs
-find_cgroup2
-
-# --- scratch: lab, cgroup, pin dir, config ---------------------------------------------
-make_scratch
-CG=$CG2/netward-bench-$ID
-mkdir "$CG"
-
-NS=nwb-$ID
-ip netns add "$NS"
-GW=nwb-$ID-gw
-ip netns add "$GW"
-ip -n "$NS" link set lo up
-ip -n "$GW" link set lo up
-ip -n "$NS" link add d0 type veth peer name d0p netns "$GW"
-ip -n "$NS" addr add 192.0.2.10/24 dev d0
-ip -n "$GW" addr add 192.0.2.1/24 dev d0p
-ip -n "$GW" link set d0p up
-ip -n "$NS" link set d0 up
-ip -n "$NS" route add default via 192.0.2.1 dev d0
-ROUTE_WANT=$(ip -n "$NS" route show default)
-
-# the lab is as it was: exactly the one default route
-lab_ok() { [ "$(ip -n "$NS" route show default)" = "$ROUTE_WANT" ]; }
-restore_lab() {
-	lab_ok && return 0
-	say "restoring the lab's default route (was: $(ip -n "$NS" route show default | tr '\n' ';'))"
-	ip -n "$NS" route flush exact 0.0.0.0/0 table main 2>/dev/null || true
-	ip -n "$NS" route add default via 192.0.2.1 dev d0
-	lab_ok || die "cannot restore the lab's default route"
-}
+# --- scratch: cgroup, pin dir, lab, config ---------------------------------------------
+lab_setup nwb
 
 # history: every event of the run stays readable (2 per deletion, and then some)
 cat >"$TMP/netward.json" <<EOF
@@ -159,9 +94,9 @@ run_lat() {
 	shift 2
 	ip netns exec "$NS" "$LAT" --label "$label" --count "$n" --timeout-ms "$TIMEOUT_MS" \
 		--samples "$TMP/samples-$label" "$@" >"$TMP/out-$label" 2>"$TMP/err-$label" &
-	LAT_PID=$!
-	wait "$LAT_PID" || { cat "$TMP/err-$label" >&2; die "route_latency failed for $label"; }
-	LAT_PID=
+	HELPER_PID=$!
+	wait "$HELPER_PID" || { cat "$TMP/err-$label" >&2; die "route_latency failed for $label"; }
+	HELPER_PID=
 	[ ! -s "$TMP/err-$label" ] || sed 's/^/  /' "$TMP/err-$label" >&2
 	RESULT=$(grep '^result ' "$TMP/out-$label") || die "route_latency printed no result for $label"
 }
@@ -184,33 +119,17 @@ R_NWD=$RESULT
 	>"$TMP/restored.json" || die "netwardctl events failed"
 read -r EV_N EV_P50 EV_P99 EV_MAX < <(jq -s -r --argjson w "$WARMUP" '
 	[.[] | select(.family == 4 and .dst == "default" and (.already_present | not)) | .latency_us]
-	| .[$w:] | sort | length as $n
-	| if $n == 0 then "0 nan nan nan" else
-	  def pct(p): .[([((p * $n / 100) | ceil), 1] | max) - 1];
-	  "\($n) \(pct(50)) \(pct(99)) \(.[-1])" end' "$TMP/restored.json" || echo "0 nan nan nan")
+	| .[$w:][]' "$TMP/restored.json" | pct_stats)
 STATUS=$("$NWCTL" --socket "$SOCK" status --json)
 FLAPS=$(jq -r '.routes.guard.flapping_episodes // 0' <<<"$STATUS")
 NWD_ENOBUFS=$(jq -r '.routes.guard.enobufs // 0' <<<"$STATUS")
 NWD_RESTORES=$(jq -r '.routes.guard.restores // 0' <<<"$STATUS")
 [ "$FLAPS" = 0 ] || say "PROBLEM: netwardd saw $FLAPS flapping episodes: backoff distorts the figures"
 
-stop_daemon || die "netwardd exited with status $? after SIGTERM"
-[ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
-rm -rf "$PIN"
+end_daemon
 restore_lab
 
 # --- 2. shell peer -----------------------------------------------------------------
-# start_peer SCRIPT: sh -c SCRIPT in the lab, in a process group of its own
-# (setsid: the script's background job is not a group leader, so setsid
-# does not fork and $! is the group's id)
-PEER=''
-start_peer() {
-	setsid ip netns exec "$NS" sh -c "$1" </dev/null >"$TMP/peer.log" 2>&1 &
-	PEER=$!
-	PEER_PGIDS+=("$PEER")
-	[ "$(ps -o pgid= -p "$PEER" | tr -d ' ')" = "$PEER" ] ||
-		die "peer $PEER is not its own process group leader"
-}
 # monitor_listening PGID: a process of the group has a netlink socket
 # subscribed to a multicast group (ip monitor is listening)
 monitor_listening() {
@@ -232,7 +151,7 @@ monitor_listening() {
 
 say "shell peer (ip monitor route | ip route replace): $N_SHELL deletions (+$WARMUP untimed) ..."
 # shellcheck disable=SC2016
-start_peer 'ip monitor route | while read -r line; do case "$line" in Deleted\ default*) ip route replace default via 192.0.2.1 dev d0;; esac; done'
+start_peer "$TMP/peer.log" sh -c 'ip monitor route | while read -r line; do case "$line" in Deleted\ default*) ip route replace default via 192.0.2.1 dev d0;; esac; done'
 wait_until 10 monitor_listening "$PEER" || die "ip monitor is not listening after 10 s"
 run_lat shell "$N_SHELL" --warmup "$WARMUP" --gap-ms "$GAP_MS"
 R_SHELL=$RESULT
@@ -241,7 +160,7 @@ restore_lab
 
 # --- 3. polling loop ------------------------------------------------------------------
 say "1 s polling loop: $N_POLL deletions at random phases ..."
-start_peer 'while sleep 1; do ip route show default | grep -q . || ip route replace default via 192.0.2.1 dev d0; done'
+start_peer "$TMP/peer.log" sh -c 'while sleep 1; do ip route show default | grep -q . || ip route replace default via 192.0.2.1 dev d0; done'
 run_lat poll "$N_POLL" --gap-ms "$GAP_MS" --jitter-ms "$POLL_JITTER_MS"
 R_POLL=$RESULT
 stop_peer "$PEER"

@@ -54,172 +54,33 @@
 #include <netinet/ip.h>
 #include <linux/icmp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-#include <libmnl/libmnl.h>
-#include <linux/rtnetlink.h>
 
 #define BENCH_PROG "conn_back"
-#include "bench_stats.h"
+#include "route_bench.h"
 
-#define BUF_SIZE (64 * 1024)
-#define LISTEN_RCVBUF (4 * 1024 * 1024)
-#define NS_PER_MS 1000000ull
-
-static struct mnl_socket *req, *lis;
 static int icmp_fd;
-static uint32_t nl_seq;
 static uint16_t echo_id, echo_seq;
 static struct sockaddr_in target;
-static char buf[BUF_SIZE];
-static unsigned long enobufs;
 static bool verbose;
-static volatile sig_atomic_t stop;
 
-static uint64_t rng_state;
-static uint64_t rng(void)
+/* --- listener ------------------------------------------------------------ */
+
+/* Waits until fd is readable, or until deadline. false: the deadline
+ * passed, stop, or poll() failed. */
+static bool wait_readable(int fd, uint64_t deadline)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-/* --- netlink ------------------------------------------------------------- */
-
-static int table_of(const struct nlmsghdr *nlh, const struct rtmsg *rtm)
-{
-	const struct nlattr *a;
-
-	mnl_attr_for_each(a, nlh, sizeof(*rtm))
-		if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_get_payload_len(a) >= 4)
-			return (int)mnl_attr_get_u32(a);
-	return rtm->rtm_table;
-}
-
-/* a route message of the main-table IPv4 unicast default route */
-static bool is_default(const struct nlmsghdr *nlh)
-{
-	const struct rtmsg *rtm;
-
-	if ((nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
+	if (stop || now_ns() >= deadline)
 		return false;
-	rtm = mnl_nlmsg_get_payload(nlh);
-	return rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 &&
-	       rtm->rtm_type == RTN_UNICAST && table_of(nlh, rtm) == RT_TABLE_MAIN;
-}
-
-/* ms left until deadline (ns), for poll(); 0 once it has passed */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = now_ns();
-
-	if (now >= deadline)
-		return 0;
-	return (int)((deadline - now + NS_PER_MS - 1) / NS_PER_MS);
-}
-
-/* The answer to request s (skips anything else). 0, -errno, -ETIMEDOUT. */
-static int req_wait_ack(uint32_t s, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = mnl_socket_get_fd(req), .events = POLLIN };
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * NS_PER_MS;
-
-	for (;;) {
-		const struct nlmsghdr *nlh = (const void *)buf;
-		ssize_t n;
-		int len, r;
-
-		r = poll(&pfd, 1, ms_left(deadline));
-		if (r < 0 && errno == EINTR && !stop)
-			continue;
-		if (r <= 0)
-			return -ETIMEDOUT;
-		n = recv(pfd.fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		len = (int)n;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			if (nlh->nlmsg_seq != s || nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(nlh))->error;
-		}
-	}
-}
-
-/* Whether the main-table IPv4 default route is there (a dump). 0 or -errno. */
-static int dump_default(bool *found)
-{
-	char b[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
-	struct rtmsg *rtm;
-	uint32_t s = ++nl_seq;
-
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = s;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	if (mnl_socket_sendto(req, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	*found = false;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(req, buf, sizeof(buf));
-		const struct nlmsghdr *m = (const void *)buf;
-		int len;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		len = (int)n;
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			if (m->nlmsg_seq != s)
-				continue;
-			if (m->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (m->nlmsg_type == NLMSG_ERROR)
-				return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(m))->error ?: -EIO;
-			if (is_default(m))
-				*found = true;
-		}
-	}
-}
-
-static int send_delete(uint32_t *s)
-{
-	char b[256];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
-	struct rtmsg *rtm;
-
-	nlh->nlmsg_type = RTM_DELROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = *s = ++nl_seq;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_scope = RT_SCOPE_NOWHERE;	/* any scope */
-	rtm->rtm_type = RTN_UNICAST;
-	return mnl_socket_sendto(req, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+	return poll(&pfd, 1, ms_left(deadline)) >= 0 || errno == EINTR;
 }
 
 /*
@@ -255,19 +116,10 @@ static int lis_read(void)
  * one came (or maybe: ENOBUFS); false: the deadline passed or stop. */
 static bool wait_newroute(uint64_t deadline)
 {
-	struct pollfd pfd = { .fd = mnl_socket_get_fd(lis), .events = POLLIN };
-
-	for (;;) {
-		int r = lis_read();
-
-		if (r)
-			return true;
-		if (stop || now_ns() >= deadline)
+	while (!lis_read())
+		if (!wait_readable(mnl_socket_get_fd(lis), deadline))
 			return false;
-		r = poll(&pfd, 1, ms_left(deadline));
-		if (r < 0 && errno != EINTR)
-			return false;
-	}
+	return true;
 }
 
 /* The route is there, waiting up to settle_ms for it (never adding it). */
@@ -279,7 +131,7 @@ static int wait_present(long settle_ms)
 
 	for (;;) {
 		lis_read();	/* drained before the dump: nothing falls in between */
-		if ((r = dump_default(&found)))
+		if ((r = dump_default(&found, NULL, 0, NULL)))
 			return r;
 		if (found)
 			return 0;
@@ -376,19 +228,10 @@ static void icmp_drain(void)
 /* Waits for the reply to an echo of this run until deadline. */
 static bool wait_reply(uint16_t first, uint64_t deadline, uint64_t *t)
 {
-	struct pollfd pfd = { .fd = icmp_fd, .events = POLLIN };
-
-	for (;;) {
-		int r;
-
-		if (icmp_read(first, t))
-			return true;
-		if (stop || now_ns() >= deadline)
+	while (!icmp_read(first, t))
+		if (!wait_readable(icmp_fd, deadline))
 			return false;
-		r = poll(&pfd, 1, ms_left(deadline));
-		if (r < 0 && errno != EINTR)
-			return false;
-	}
+	return true;
 }
 
 /* --- one run ------------------------------------------------------------- */
@@ -469,28 +312,6 @@ static int one_run(long retry_ms, long timeout_ms, struct run *out)
 
 /* --- statistics ---------------------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* nearest rank, in us; v sorted */
-static double pct(const uint64_t *v, size_t n, double p)
-{
-	size_t k;
-
-	if (!n)
-		return NAN;
-	k = (size_t)ceil(p / 100.0 * (double)n);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)v[k - 1] / 1000.0;
-}
-
 static void jnum(const char *key, double v)
 {
 	if (isnan(v))
@@ -531,9 +352,9 @@ int main(int argc, char **argv)
 	uint64_t *lat, *sorted, *del, *sends;
 	size_t nlat = 0, ndel = 0, nsends = 0;
 	const char *addr = NULL;
-	bool aborted = false, found;
+	bool aborted = false;
 	long runs = 0;
-	int c, r, size = LISTEN_RCVBUF;
+	int c, r;
 	struct icmp_filter filt = { .data = ~(1u << ICMP_ECHOREPLY) };
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -558,9 +379,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	lat = calloc((size_t)count, sizeof(*lat));
 	sorted = calloc((size_t)count, sizeof(*sorted));
@@ -571,19 +390,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	req = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	lis = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!req || !lis || mnl_socket_bind(req, 0, MNL_SOCKET_AUTOPID) < 0) {
-		perror(BENCH_PROG ": netlink socket");
+	if (open_sockets())
 		return 1;
-	}
-	if (setsockopt(mnl_socket_get_fd(lis), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) &&
-	    setsockopt(mnl_socket_get_fd(lis), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))
-		perror(BENCH_PROG ": listener receive buffer (going on)");
-	if (mnl_socket_bind(lis, RTMGRP_IPV4_ROUTE, MNL_SOCKET_AUTOPID) < 0) {
-		perror(BENCH_PROG ": bind listener");
-		return 1;
-	}
 	icmp_fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
 	if (icmp_fd < 0) {
 		perror(BENCH_PROG ": raw ICMP socket (root needed)");
@@ -596,14 +404,8 @@ int main(int argc, char **argv)
 	echo_seq = (uint16_t)(now_ns() >> 10);
 	rng_state = (now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
 
-	if ((r = dump_default(&found))) {
-		fprintf(stderr, BENCH_PROG ": route dump: %s\n", strerror(-r));
+	if (find_default(NULL, 0, NULL))
 		return 1;
-	}
-	if (!found) {
-		fprintf(stderr, BENCH_PROG ": no main-table IPv4 default route to delete\n");
-		return 1;
-	}
 
 	while (runs < count && !stop) {
 		struct run run;

@@ -53,7 +53,6 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,11 +61,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <libmnl/libmnl.h>
-#include <linux/rtnetlink.h>
 
-#define BUF_SIZE (64 * 1024)
-#define LISTEN_RCVBUF (4 * 1024 * 1024)
+#define BENCH_PROG "route_latency"
+#include "route_bench.h"
 
 struct opts {
 	long count, warmup, gap_ms, jitter_ms, timeout_ms;
@@ -75,158 +72,11 @@ struct opts {
 	bool verbose;
 };
 
-static struct mnl_socket *req, *lis;
-static uint32_t seq;
-static char buf[BUF_SIZE];
 static char saved[4096];		/* the route, as the dump showed it */
 static size_t saved_len;
 static bool present;			/* what the listener last said */
-static unsigned long enobufs;
-static volatile sig_atomic_t stop;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static uint64_t rng_state;
-static uint64_t rng(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
 
 /* --- the route ----------------------------------------------------------- */
-
-static int table_of(const struct nlmsghdr *nlh, const struct rtmsg *rtm)
-{
-	const struct nlattr *a;
-
-	mnl_attr_for_each(a, nlh, sizeof(*rtm))
-		if (mnl_attr_get_type(a) == RTA_TABLE && mnl_attr_get_payload_len(a) >= 4)
-			return (int)mnl_attr_get_u32(a);
-	return rtm->rtm_table;
-}
-
-/* a route message of the main-table IPv4 unicast default route */
-static bool is_default(const struct nlmsghdr *nlh)
-{
-	const struct rtmsg *rtm;
-
-	if ((nlh->nlmsg_type != RTM_NEWROUTE && nlh->nlmsg_type != RTM_DELROUTE) ||
-	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)))
-		return false;
-	rtm = mnl_nlmsg_get_payload(nlh);
-	return rtm->rtm_family == AF_INET && rtm->rtm_dst_len == 0 &&
-	       rtm->rtm_type == RTN_UNICAST && table_of(nlh, rtm) == RT_TABLE_MAIN;
-}
-
-/* --- request socket ------------------------------------------------------ */
-
-/* The answer to request s (skips stale acks). 0, -errno, or -ETIMEDOUT. */
-static int req_wait_ack(uint32_t s, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = mnl_socket_get_fd(req), .events = POLLIN };
-
-	for (;;) {
-		ssize_t n;
-		int len;
-		const struct nlmsghdr *nlh = (const void *)buf;
-
-		if (poll(&pfd, 1, timeout_ms) <= 0)
-			return -ETIMEDOUT;
-		n = recv(pfd.fd, buf, sizeof(buf), 0);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -errno;
-		}
-		len = (int)n;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			if (nlh->nlmsg_seq != s || nlh->nlmsg_type != NLMSG_ERROR)
-				continue;
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-			return e->error;
-		}
-	}
-}
-
-/* Dumps the main IPv4 routes: whether the default route is there; with
- * keep, saves a copy of it. */
-static int dump_default(bool keep, bool *found)
-{
-	char b[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
-	struct rtmsg *rtm;
-	uint32_t s = ++seq;
-
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = s;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	if (mnl_socket_sendto(req, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	*found = false;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(req, buf, sizeof(buf));
-		const struct nlmsghdr *m = (const void *)buf;
-		int len;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		len = (int)n;
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
-			if (m->nlmsg_seq != s)
-				continue;
-			if (m->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (m->nlmsg_type == NLMSG_ERROR)
-				return ((const struct nlmsgerr *)mnl_nlmsg_get_payload(m))->error ?: -EIO;
-			if (!is_default(m) || *found)
-				continue;
-			*found = true;
-			if (keep) {
-				if (m->nlmsg_len > sizeof(saved))
-					return -E2BIG;
-				memcpy(saved, m, m->nlmsg_len);
-				saved_len = m->nlmsg_len;
-			}
-		}
-	}
-}
-
-static int send_delete(uint32_t *s)
-{
-	char b[256];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(b);
-	struct rtmsg *rtm;
-
-	nlh->nlmsg_type = RTM_DELROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = *s = ++seq;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = AF_INET;
-	rtm->rtm_table = RT_TABLE_MAIN;
-	rtm->rtm_scope = RT_SCOPE_NOWHERE;	/* any scope */
-	rtm->rtm_type = RTN_UNICAST;
-	return mnl_socket_sendto(req, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
-}
 
 /* Puts the saved copy back (create or replace). */
 static int reinstall(void)
@@ -236,7 +86,7 @@ static int reinstall(void)
 
 	nlh->nlmsg_type = RTM_NEWROUTE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
-	nlh->nlmsg_seq = ++seq;
+	nlh->nlmsg_seq = ++nl_seq;
 	nlh->nlmsg_pid = 0;
 	rtm->rtm_flags = 0;
 	if (mnl_socket_sendto(req, nlh, saved_len) < 0)
@@ -338,7 +188,7 @@ static int listen_until(int want, uint64_t deadline, uint64_t *t, uint32_t del_s
 static int resync(void)
 {
 	bool found;
-	int r = dump_default(false, &found);
+	int r = dump_default(&found, NULL, 0, NULL);
 
 	if (r)
 		return r;
@@ -367,30 +217,6 @@ static int ensure_present(uint64_t timeout_ns)
 	if (!present)
 		return -ENOENT;
 	return 1;
-}
-
-/* --- statistics ---------------------------------------------------------- */
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* nearest rank */
-static double pct(const uint64_t *v, size_t n, double p)
-{
-	size_t k;
-
-	if (!n)
-		return NAN;
-	k = (size_t)ceil(p / 100.0 * (double)n);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (double)v[k - 1] / 1000.0;
 }
 
 /* --- main ---------------------------------------------------------------- */
@@ -440,9 +266,8 @@ int main(int argc, char **argv)
 	uint64_t *lat, *del, *fromreq, sum = 0;
 	size_t nlat = 0, ndel = 0;
 	FILE *sf = NULL;
-	bool found;
 	long v;
-	int c, r, size = LISTEN_RCVBUF;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
@@ -490,9 +315,7 @@ int main(int argc, char **argv)
 		return usage(2);
 	rng_state = o.seed ? o.seed : (now_ns() ^ ((uint64_t)getpid() << 32)) | 1;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	catch_signals();
 
 	lat = calloc((size_t)o.count, sizeof(*lat));
 	del = calloc((size_t)o.count, sizeof(*del));
@@ -506,28 +329,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	req = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	lis = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	if (!req || !lis || mnl_socket_bind(req, 0, MNL_SOCKET_AUTOPID) < 0) {
-		perror("route_latency: netlink socket");
+	if (open_sockets())
 		return 1;
-	}
-	if (setsockopt(mnl_socket_get_fd(lis), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) &&
-	    setsockopt(mnl_socket_get_fd(lis), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)))
-		perror("route_latency: listener receive buffer (going on)");
-	if (mnl_socket_bind(lis, RTMGRP_IPV4_ROUTE, MNL_SOCKET_AUTOPID) < 0) {
-		perror("route_latency: bind listener");
-		return 1;
-	}
 	/* subscribed first, then the dump: nothing falls in between */
-	if ((r = dump_default(true, &found))) {
-		fprintf(stderr, "route_latency: route dump: %s\n", strerror(-r));
+	if (find_default(saved, sizeof(saved), &saved_len))
 		return 1;
-	}
-	if (!found) {
-		fprintf(stderr, "route_latency: no main-table IPv4 default route to delete\n");
-		return 1;
-	}
 	present = true;
 
 	for (long i = 0; i < o.warmup + o.count && !stop; i++) {

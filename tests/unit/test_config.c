@@ -4,7 +4,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,44 +22,8 @@
 #include "policy.h"
 #include "util.h"
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int tmpdir_setup(void **state)
-{
-	char *dir = strdup("/tmp/nw-test-config.XXXXXX");
-
-	if (!dir || !mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int tmpdir_teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	return r;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	size_t len = strlen(text);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
+#define TMPDIR_TEMPLATE "/tmp/nw-test-config.XXXXXX"
+#include "tmpdir.h"
 
 /* Parses text, which must fail with exactly msg; cfg is left empty. */
 static void expect_error(const char *text, const char *msg)
@@ -708,8 +671,6 @@ static void test_load_too_big(void **state)
 	nw_cfg_free(&cfg);
 	free(text);
 }
-
-#define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
 {

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,9 @@
 #include "recovery.h"
 #include "resolvconf.h"
 #include "util.h"
+
+#define TMPDIR_TEMPLATE "/tmp/nw-test-recovery.XXXXXX"
+#include "tmpdir.h"
 
 /* --- names ------------------------------------------------------------- */
 
@@ -999,45 +1001,6 @@ static void test_ladder_all_l3_off(void **state)
 
 /* --- files ------------------------------------------------------------- */
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int tmpdir_setup(void **state)
-{
-	char *dir = strdup("/tmp/nw-test-recovery.XXXXXX");
-
-	if (!dir || !mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int tmpdir_teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	return r;
-}
-
-static void write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	size_t len = strlen(text);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-}
-
 static void assert_file(const char *path, const char *want)
 {
 	char *text = NULL;
@@ -1391,7 +1354,6 @@ static void test_reboot_errors(void **state)
 }
 
 #define LAD_TEST(f) cmocka_unit_test_setup_teardown(f, lad_setup, lad_teardown)
-#define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
 {

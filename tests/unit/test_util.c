@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <regex.h>
 #include <setjmp.h>
@@ -20,6 +19,9 @@
 
 #include "util.h"
 
+#define TMPDIR_TEMPLATE "/tmp/nw-test-util.XXXXXX"
+#include "tmpdir.h"
+
 #define TS_RE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{6}Z$"
 
 static void assert_matches(const char *s, const char *re)
@@ -32,45 +34,6 @@ static void assert_matches(const char *s, const char *re)
 	regfree(&rx);
 	if (r)
 		fail_msg("\"%s\" does not match %s", s, re);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* a fresh directory per test, removed with everything in it */
-static int tmpdir_setup(void **state)
-{
-	char *dir = strdup("/tmp/nw-test-util.XXXXXX");
-
-	if (!dir || !mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int tmpdir_teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	return r;
-}
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
 }
 
 static void test_format_realtime_epoch(void **state)
@@ -267,7 +230,7 @@ static void test_mkdir_p_errors(void **state)
 	size_t n = 5000;
 
 	snprintf(p, sizeof(p), "%s/file", dir);
-	write_file(p, "x", 1);
+	write_data(p, "x", 1);
 	snprintf(p, sizeof(p), "%s/file/sub", dir);
 	assert_int_equal(nw_mkdir_p(p, 0700), -ENOTDIR);
 
@@ -291,7 +254,7 @@ static void test_read_file(void **state)
 	for (size_t i = 0; i < len; i++)
 		data[i] = (char)('a' + i % 26);
 	snprintf(p, sizeof(p), "%s/data", dir);
-	write_file(p, data, len);
+	write_data(p, data, len);
 
 	assert_int_equal(nw_read_file(p, &text, len), 0);
 	assert_non_null(text);
@@ -313,13 +276,13 @@ static void test_read_file_small(void **state)
 	char p[PATH_MAX], *text = NULL;
 
 	snprintf(p, sizeof(p), "%s/small", dir);
-	write_file(p, "{\"a\": 1}\n", 9);
+	write_data(p, "{\"a\": 1}\n", 9);
 	assert_int_equal(nw_read_file(p, &text, 9), 0);
 	assert_string_equal(text, "{\"a\": 1}\n");
 	free(text);
 
 	snprintf(p, sizeof(p), "%s/empty", dir);
-	write_file(p, "", 0);
+	write_data(p, "", 0);
 	text = NULL;
 	assert_int_equal(nw_read_file(p, &text, 0), 0);
 	assert_non_null(text);
@@ -334,14 +297,14 @@ static void test_read_file_errors(void **state)
 
 	snprintf(p, sizeof(p), "%s/big", dir);
 	memset(big, 'x', sizeof(big));
-	write_file(p, big, sizeof(big));
+	write_data(p, big, sizeof(big));
 	assert_int_equal(nw_read_file(p, &text, sizeof(big) - 1), -EFBIG);
 	assert_null(text);
 	assert_int_equal(nw_read_file(p, &text, 100), -EFBIG);
 	assert_null(text);
 
 	snprintf(p, sizeof(p), "%s/small", dir);
-	write_file(p, "12345", 5);
+	write_data(p, "12345", 5);
 	assert_int_equal(nw_read_file(p, &text, 4), -EFBIG);
 	assert_null(text);
 
@@ -351,8 +314,6 @@ static void test_read_file_errors(void **state)
 	assert_int_equal(nw_read_file(dir, &text, 100), -EISDIR);
 	assert_null(text);
 }
-
-#define TMPDIR_TEST(f) cmocka_unit_test_setup_teardown(f, tmpdir_setup, tmpdir_teardown)
 
 int main(void)
 {

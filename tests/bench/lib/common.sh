@@ -10,6 +10,13 @@
 #   ID TMP PIN SOCK      set by make_scratch (TMP and PIN: cleanup undoes them)
 #   NWD NWCTL            netwardd and netwardctl, set by the scripts
 #   DAEMON_PID           set by start_daemon, cleared by stop_daemon
+#   PEER_PGIDS PEER      the peers' process groups, added by start_peer (PEER:
+#                        the last one), removed by stop_peer
+# and, in the benchmarks on a lab of network namespaces (lab_setup):
+#   CG                   the bench's cgroup, set by lab_setup
+#   NS GW ROUTE_WANT     the lab's namespaces and default route, set by make_lab
+#   NET                  a third namespace of the script's own (may be empty)
+#   HELPER_PID           the measuring helper while it runs, set by the scripts
 
 say() { echo "bench: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -80,6 +87,38 @@ stop_child() {
 	fi
 }
 
+# group_gone PGID: no process of that group is left
+group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
+
+# start_peer LOG CMD...: CMD in the lab (ip netns exec NS), its output in
+# LOG, in a process group of its own whose id is PEER (added to PEER_PGIDS).
+# setsid: the background job is not a group leader, so setsid does not fork
+# and $! is the group's id
+start_peer() {
+	local log=$1
+	shift
+	setsid ip netns exec "$NS" "$@" </dev/null >"$log" 2>&1 &
+	PEER=$!
+	PEER_PGIDS+=("$PEER")
+	[ "$(ps -o pgid= -p "$PEER" | tr -d ' ')" = "$PEER" ] ||
+		die "peer $PEER is not its own process group leader"
+}
+
+# stop_peer PGID: the whole process group (a peer's children too), and out
+# of PEER_PGIDS
+stop_peer() {
+	local pgid=$1 i
+	kill -TERM -- "-$pgid" 2>/dev/null || true
+	if ! wait_until 5 group_gone "$pgid"; then
+		kill -KILL -- "-$pgid" 2>/dev/null || true
+		wait_until 5 group_gone "$pgid" || say "process group $pgid does not go away"
+	fi
+	wait "$pgid" 2>/dev/null || true
+	for i in "${!PEER_PGIDS[@]}"; do
+		[ "${PEER_PGIDS[$i]}" != "$pgid" ] || unset 'PEER_PGIDS[i]'
+	done
+}
+
 # start_daemon [CMD...]: netwardd on $TMP/netward.json, $PIN and $SOCK, its
 # output in $TMP/netwardd.log, run by CMD (e.g. ip netns exec NS) if given;
 # returns once it answers on its control socket
@@ -105,12 +144,20 @@ stop_daemon() {
 	DAEMON_PID=
 	return $rc
 }
+# end_daemon: stop_daemon, which must end netwardd with status 0 and no pin
+# dir left behind (one left is reported and removed)
+end_daemon() {
+	stop_daemon || die "netwardd exited with status $? after SIGTERM"
+	[ ! -e "$PIN" ] || say "PROBLEM: netwardd left $PIN behind after SIGTERM (removed)"
+	rm -rf "$PIN"
+}
 
 # --- set-up and clean-up -----------------------------------------------------------
-# trap_exits: cleanup (the script's) on exit; INT, TERM and HUP exit with
-# 128 + the signal's number, through it
+# trap_exits [FUNC]: FUNC (default: cleanup, the script's) on exit; INT,
+# TERM and HUP exit with 128 + the signal's number, through it
 trap_exits() {
-	trap cleanup EXIT
+	# shellcheck disable=SC2064 # the function's name, expanded now
+	trap "${1:-cleanup}" EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
@@ -193,9 +240,86 @@ daemon_log_tail() {
 	fi
 }
 
+# --- a lab of network namespaces --------------------------------------------------
+# make_lab PREFIX: network namespaces NS (PREFIX-ID, the host: d0
+# 192.0.2.10/24, default via 192.0.2.1 dev d0) and GW (PREFIX-ID-gw, the
+# gateway: d0p 192.0.2.1/24, the other end of d0); ROUTE_WANT is NS's
+# default route as ip shows it
+make_lab() {
+	NS=$1-$ID
+	GW=$1-$ID-gw
+	local n
+	for n in "$NS" "$GW"; do
+		ip netns add "$n"
+		ip -n "$n" link set lo up
+	done
+	ip -n "$NS" link add d0 type veth peer name d0p netns "$GW"
+	ip -n "$NS" addr add 192.0.2.10/24 dev d0
+	ip -n "$GW" addr add 192.0.2.1/24 dev d0p
+	ip -n "$GW" link set d0p up
+	ip -n "$NS" link set d0 up
+	ip -n "$NS" route add default via 192.0.2.1 dev d0
+	ROUTE_WANT=$(ip -n "$NS" route show default)
+}
+
+# lab_ok: the lab is as it was, exactly the one default route
+lab_ok() { [ "$(ip -n "$NS" route show default)" = "$ROUTE_WANT" ]; }
+# restore_lab: the lab as it was, whatever a peer left
+restore_lab() {
+	lab_ok && return 0
+	say "restoring the lab's default route (was: $(ip -n "$NS" route show default | tr '\n' ';'))"
+	ip -n "$NS" route flush exact 0.0.0.0/0 table main 2>/dev/null || true
+	ip -n "$NS" route add default via 192.0.2.1 dev d0
+	lab_ok || die "cannot restore the lab's default route"
+}
+
+# lab_setup PREFIX: lab_cleanup on exit (trap_exits), the file systems, the
+# scratch (make_scratch), the cgroup CG ($CG2/netward-bench-ID; netwardd's
+# bind guard must attach somewhere, and not on the cgroup2 root) and the lab
+# (make_lab PREFIX). The script sets what lab_cleanup undoes to '' (and
+# PEER_PGIDS to ()) first.
+lab_setup() {
+	trap_exits lab_cleanup
+	mount_fs
+	find_cgroup2
+	make_scratch
+	CG=$CG2/netward-bench-$ID
+	mkdir "$CG"
+	make_lab "$1"
+}
+
+# lab_cleanup: stops the helper (HELPER_PID), the peers and netwardd;
+# removes the pin dir, the namespaces NS GW NET, the cgroup and TMP; shows
+# the end of netwardd's log if the script failed while it ran; exits with
+# the script's status
+lab_cleanup() {
+	local rc=$? pg daemon_ran=$DAEMON_PID
+	set +e
+	trap - EXIT INT TERM HUP
+	stop_child "$HELPER_PID"
+	for pg in "${PEER_PGIDS[@]}"; do
+		stop_peer "$pg"
+	done
+	[ -z "$DAEMON_PID" ] || stop_daemon
+	remove_pin "$PIN"
+	delete_netns "$NS" "$GW" "$NET"
+	remove_cgroups "$CG"	# the daemon has exited
+	daemon_log_tail "$rc" "$daemon_ran"
+	[ -z "$TMP" ] || rm -rf "$TMP"
+	exit $rc
+}
+
 # --- report ------------------------------------------------------------------------
 # field KEY LINE: the value of " KEY=value" in LINE
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# pct_stats: "n p50 p99 max" of the numbers on stdin (nearest rank; nan if none)
+pct_stats() {
+	jq -s -r 'sort | length as $n
+		| if $n == 0 then "0 nan nan nan" else
+		  def pct(p): .[([((p * $n / 100) | ceil), 1] | max) - 1];
+		  "\($n) \(pct(50)) \(pct(99)) \(.[-1])" end'
+}
 
 # section_head HEADING: a BENCHMARKS.md section's first lines: the heading,
 # then when and where it ran (date, kernel, CPU model and count)
