@@ -1,0 +1,1296 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Unit tests for the tunnel poller: the hysteresis (pure), then the poller
+ * end to end on a real sd-event loop against a tiny HTTP server inside the
+ * test (a listening socket on 127.0.0.1:0 served by the same loop, one
+ * scripted reply per tunnel, every request counted), without a system bus
+ * (DBUS_SYSTEM_BUS_ADDRESS points nowhere), and once with one: a private
+ * dbus-daemon where the test itself plays systemd1 (GetUnit, StartUnit,
+ * StopUnit, ActiveState). The loop runs against deadline timers, never
+ * sleep. In a network namespace of its own when it can make one (root):
+ * there the silent gateway is an address without a route. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "netward/event.h"
+#include "secret.h"
+#include "tunnels.h"
+#include "util.h"
+
+#define MS 1000000ull
+#define MAXT 4
+#define MAXHITS 128
+#define MAXEV 256
+
+static bool have_netns;
+
+static uint64_t now(void)
+{
+	return nw_now_ns(CLOCK_MONOTONIC);
+}
+
+/* --- the hysteresis --------------------------------------------------------- */
+
+static void test_health_feed(void **state)
+{
+	struct nw_tunnel_cfg c = { .fall = 2, .rise = 3 };
+	struct nw_tunnel_health h = { 0 };
+	(void)state;
+
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 0);
+	/* unknown answers do not count, nor break a streak */
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_UNKNOWN, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_INACTIVE, &c), 1);
+	assert_true(h.down);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 0);
+	assert_true(h.down);
+	/* rise: 3 healthy in a row; a bad one starts over */
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 0);
+	assert_true(h.down);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_UNKNOWN, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), -1);
+	assert_false(h.down);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), 0);
+
+	/* degraded still serves, unless degraded_is_down */
+	memset(&h, 0, sizeof(h));
+	c.fall = 1;
+	c.rise = 1;
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DEGRADED, &c), 0);
+	assert_false(h.down);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 1);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DEGRADED, &c), -1);
+	c.degraded_is_down = true;
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DEGRADED, &c), 1);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DEGRADED, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_HEALTHY, &c), -1);
+
+	/* fall/rise 0 (not from the config parser) mean the defaults, 2 */
+	memset(&h, 0, sizeof(h));
+	c.fall = c.rise = 0;
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 1);
+	/* starting down: fall answers, like any other time */
+	memset(&h, 0, sizeof(h));
+	c.fall = 3;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_INACTIVE, &c), 0);
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_INACTIVE, &c), 1);
+	/* a long spell does not wrap */
+	h.bad = UINT32_MAX;
+	assert_int_equal(nw_tunnel_health_feed(&h, NW_TUNNEL_DOWN, &c), 0);
+	assert_int_equal(h.bad, UINT32_MAX);
+}
+
+/* --- a tiny HTTP server ------------------------------------------------------- */
+
+#define BODY_HEALTHY "{\"success\":true,\"errors\":[],\"messages\":[],\"result\":" \
+		     "{\"id\":\"x\",\"status\":\"healthy\"}}"
+#define BODY_DOWN "{\"success\":true,\"errors\":[],\"messages\":[],\"result\":" \
+		  "{\"id\":\"x\",\"status\":\"down\"}}"
+#define BODY_AUTH "{\"success\":false,\"errors\":[{\"code\":10000,\"message\":" \
+		  "\"Authentication error\"}],\"messages\":[],\"result\":null}"
+#define BODY_RATE "{\"success\":false,\"errors\":[{\"code\":971,\"message\":" \
+		  "\"Please wait and consider throttling your request speed\"}]}"
+
+struct reply {
+	int status;
+	const char *body;		/* NULL: big_body */
+	const char *headers;		/* extra, each ending in \r\n */
+};
+
+struct server;
+
+struct conn {
+	struct conn *next;
+	struct server *s;
+	int fd;
+	sd_event_source *io;
+	char in[8192];
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+};
+
+struct server {
+	sd_event *e;
+	int fd;
+	uint16_t port;
+	sd_event_source *io;
+	struct conn *conns;
+	struct reply api[MAXT], ready[MAXT];
+	unsigned api_hits[MAXT], ready_hits[MAXT], other_hits;
+	uint64_t api_at[MAXT][MAXHITS];
+	char auth[MAXT][256];		/* the last Authorization header */
+	size_t big_len;			/* body of a reply with body NULL */
+};
+
+static void conn_free(struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &c->s->conns; *pp && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = c->next;
+	sd_event_source_disable_unref(c->io);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 401: return "Unauthorized";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Whatever";
+	}
+}
+
+/* the reply for "GET path": the API path names the tunnel by the last
+ * digit of its id, /ready/N the ready endpoint of tunnel N */
+static const struct reply *route(struct server *s, const char *path, const char *auth)
+{
+	static const struct reply not_found = { 404, "{}", NULL };
+	const char *api = strstr(path, "/cfd_tunnel/");
+	size_t l = strlen(path);
+	unsigned i;
+
+	if (api && l && (i = (unsigned)(path[l - 1] - '0')) < MAXT) {
+		if (s->api_hits[i] < MAXHITS)
+			s->api_at[i][s->api_hits[i]] = now();
+		s->api_hits[i]++;
+		snprintf(s->auth[i], sizeof(s->auth[i]), "%s", auth);
+		return &s->api[i];
+	}
+	if (!strncmp(path, "/ready/", 7) && (i = (unsigned)(path[7] - '0')) < MAXT) {
+		s->ready_hits[i]++;
+		return &s->ready[i];
+	}
+	s->other_hits++;
+	return &not_found;
+}
+
+static void respond(struct conn *c)
+{
+	char path[512] = "", auth[256] = "", *h, *eol;
+	const struct reply *r;
+	size_t blen, hlen;
+	char head[1024];
+
+	c->in[c->in_len] = 0;
+	sscanf(c->in, "GET %511s", path);
+	for (h = strstr(c->in, "\r\n"); h && (h += 2) && *h != '\r'; h = eol) {
+		if (!(eol = strstr(h, "\r\n")))
+			break;
+		if (!strncasecmp(h, "Authorization: ", 15))
+			snprintf(auth, sizeof(auth), "%.*s", (int)(eol - h - 15), h + 15);
+	}
+	r = route(c->s, path, auth);
+	blen = r->body ? strlen(r->body) : c->s->big_len;
+	hlen = (size_t)snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: "
+				"application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
+				"%s\r\n", r->status, reason(r->status), blen,
+				r->headers ? r->headers : "");
+	assert_non_null(c->out = malloc(hlen + blen));
+	memcpy(c->out, head, hlen);
+	if (r->body)
+		memcpy(c->out + hlen, r->body, blen);
+	else
+		memset(c->out + hlen, ' ', blen);
+	c->out_len = hlen + blen;
+	sd_event_source_set_io_events(c->io, EPOLLOUT);
+}
+
+static int on_conn(sd_event_source *src, int fd, uint32_t revents, void *ud)
+{
+	struct conn *c = ud;
+	ssize_t n;
+	(void)src;
+
+	if (c->out) {
+		n = write(fd, c->out + c->out_off, c->out_len - c->out_off);
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0 || (c->out_off += (size_t)n) == c->out_len)
+			conn_free(c);	/* Connection: close */
+		return 0;
+	}
+	if (!(revents & EPOLLIN)) {
+		conn_free(c);
+		return 0;
+	}
+	n = read(fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0) {
+		conn_free(c);
+		return 0;
+	}
+	c->in_len += (size_t)n;
+	c->in[c->in_len] = 0;
+	if (strstr(c->in, "\r\n\r\n"))
+		respond(c);
+	else if (c->in_len >= sizeof(c->in) - 1)
+		conn_free(c);
+	return 0;
+}
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *ud)
+{
+	struct server *s = ud;
+	struct conn *c;
+	int cfd;
+	(void)src;
+	(void)revents;
+
+	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		assert_non_null(c = calloc(1, sizeof(*c)));
+		c->s = s;
+		c->fd = cfd;
+		assert_true(sd_event_add_io(s->e, &c->io, cfd, EPOLLIN, on_conn, c) >= 0);
+		c->next = s->conns;
+		s->conns = c;
+	}
+	return 0;
+}
+
+static void server_start(struct server *s, sd_event *e)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	s->e = e;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s->fd, 64), 0);
+	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sin, &len), 0);
+	s->port = ntohs(sin.sin_port);
+	assert_true(sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_accept, s) >= 0);
+	for (unsigned i = 0; i < MAXT; i++) {
+		s->api[i] = (struct reply){ 200, BODY_HEALTHY, NULL };
+		s->ready[i] = (struct reply){ 503, "{\"status\":503,\"readyConnections\":0}",
+					      NULL };
+	}
+}
+
+static void server_stop(struct server *s)
+{
+	while (s->conns)
+		conn_free(s->conns);
+	sd_event_source_disable_unref(s->io);
+	close(s->fd);
+}
+
+/* --- the poller under test ------------------------------------------------------ */
+
+struct evrec {
+	unsigned type;
+	cJSON *ev;
+};
+
+/* systemd1 as the test plays it, on a private dbus-daemon */
+struct fake_systemd {
+	pid_t daemon;
+	char sock[96], conf[96];
+	sd_bus *bus;
+	sd_bus_slot *manager, *unit;
+	char unit_path[256];
+	char state[32];			/* backup.service's ActiveState, "" not loaded */
+	unsigned get_units, starts, stops;
+};
+
+struct fixture {
+	sd_event *e;
+	struct server srv;
+	char dir[64];
+	char tokfile[MAXT][96];
+	char token[MAXT][64];
+	char api_base[64], ready_url[MAXT][64];
+	struct nw_tunnel_cfg watch[MAXT];
+	struct nw_tunnels_cfg cfg;
+	struct nw_tunnels *t;
+	struct evrec ev[MAXEV];
+	size_t n_ev;
+	bool deadline;
+	struct fake_systemd sd;
+};
+
+static void check_no_token(struct fixture *f, const char *text)
+{
+	for (unsigned i = 0; i < MAXT; i++)
+		if (f->token[i][0])
+			assert_null(strstr(text, f->token[i]));
+}
+
+static void on_emit(void *ud, unsigned type, cJSON *ev)
+{
+	struct fixture *f = ud;
+	char *s = cJSON_PrintUnformatted(ev);
+
+	assert_non_null(s);
+	check_no_token(f, s);
+	if (getenv("NW_TEST_VERBOSE"))
+		fprintf(stderr, "  event %s\n", s);
+	free(s);
+	assert_true(f->n_ev < MAXEV);
+	f->ev[f->n_ev].type = type;
+	assert_non_null(f->ev[f->n_ev].ev = cJSON_Duplicate(ev, true));
+	f->n_ev++;
+}
+
+static const struct nw_tunnels_ops ops = { .emit = on_emit };
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* events of type whose key is value (key NULL: any) */
+static unsigned count_ev(struct fixture *f, unsigned type, const char *key, const char *value)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < f->n_ev; i++) {
+		const char *v;
+
+		if (f->ev[i].type != type)
+			continue;
+		if (key && (!(v = str(f->ev[i].ev, key)) || strcmp(v, value)))
+			continue;
+		n++;
+	}
+	return n;
+}
+
+static const cJSON *last_ev(struct fixture *f, unsigned type)
+{
+	for (size_t i = f->n_ev; i-- > 0;)
+		if (f->ev[i].type == type)
+			return f->ev[i].ev;
+	return NULL;
+}
+
+/* --- systemd1 on a private bus ------------------------------------------------------ */
+
+#define UNIT "backup.service"
+
+static int m_get_unit(sd_bus_message *m, void *ud, sd_bus_error *err)
+{
+	struct fake_systemd *sd = ud;
+	const char *name;
+	int r;
+
+	if ((r = sd_bus_message_read(m, "s", &name)) < 0)
+		return r;
+	sd->get_units++;
+	if (strcmp(name, UNIT) || !sd->state[0])
+		return sd_bus_error_setf(err, "org.freedesktop.systemd1.NoSuchUnit",
+					 "Unit %s not loaded.", name);
+	return sd_bus_reply_method_return(m, "o", sd->unit_path);
+}
+
+static int m_job(sd_bus_message *m, struct fake_systemd *sd, bool start)
+{
+	const char *name, *mode;
+	char job[64];
+	int r;
+
+	if ((r = sd_bus_message_read(m, "ss", &name, &mode)) < 0)
+		return r;
+	assert_string_equal(name, UNIT);
+	assert_string_equal(mode, "replace");
+	if (start) {
+		sd->starts++;
+		snprintf(sd->state, sizeof(sd->state), "active");
+	} else {
+		sd->stops++;
+		sd->state[0] = 0;	/* unloaded: GetUnit says NoSuchUnit */
+	}
+	snprintf(job, sizeof(job), "/org/freedesktop/systemd1/job/%u", sd->starts + sd->stops);
+	return sd_bus_reply_method_return(m, "o", job);
+}
+
+static int m_start(sd_bus_message *m, void *ud, sd_bus_error *err)
+{
+	(void)err;
+	return m_job(m, ud, true);
+}
+
+static int m_stop(sd_bus_message *m, void *ud, sd_bus_error *err)
+{
+	(void)err;
+	return m_job(m, ud, false);
+}
+
+static int p_active_state(sd_bus *bus, const char *path, const char *iface, const char *prop,
+			  sd_bus_message *reply, void *ud, sd_bus_error *err)
+{
+	struct fake_systemd *sd = ud;
+	(void)bus;
+	(void)path;
+	(void)iface;
+	(void)prop;
+	(void)err;
+	return sd_bus_message_append(reply, "s", sd->state[0] ? sd->state : "inactive");
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_METHOD("GetUnit", "s", "o", m_get_unit, 0),
+	SD_BUS_METHOD("StartUnit", "ss", "o", m_start, 0),
+	SD_BUS_METHOD("StopUnit", "ss", "o", m_stop, 0),
+	SD_BUS_VTABLE_END
+};
+
+static const sd_bus_vtable unit_vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("ActiveState", "s", p_active_state, 0, 0),
+	SD_BUS_VTABLE_END
+};
+
+static const char bus_conf[] =
+	"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+	" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+	"<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>"
+	"<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
+	"<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
+	"</policy></busconfig>\n";
+
+/* a dbus-daemon (its address in DBUS_SYSTEM_BUS_ADDRESS) where this test
+ * owns org.freedesktop.systemd1: false when there is no dbus-daemon */
+static bool fake_systemd_start(struct fake_systemd *sd, sd_event *e, const char *dir)
+{
+	static const char *const daemons[] = { "/usr/bin/dbus-daemon", "/bin/dbus-daemon" };
+	const char *daemon = NULL;
+	char arg_conf[128], arg_fd[32], addr[128], line[256];
+	FILE *out;
+	int pfd[2];
+	ssize_t n;
+
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]) && !daemon; i++)
+		if (!access(daemons[i], X_OK))
+			daemon = daemons[i];
+	if (!daemon)
+		return false;
+	snprintf(sd->sock, sizeof(sd->sock), "%s/bus", dir);
+	snprintf(sd->conf, sizeof(sd->conf), "%s/bus.conf", dir);
+	assert_non_null(out = fopen(sd->conf, "w"));
+	fprintf(out, bus_conf, sd->sock);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	snprintf(arg_conf, sizeof(arg_conf), "--config-file=%s", sd->conf);
+	snprintf(arg_fd, sizeof(arg_fd), "--print-address=%d", pfd[1]);
+	if ((sd->daemon = fork()) == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		fcntl(pfd[1], F_SETFD, 0);
+		dup2(null, 2);	/* "Failed to set fd limit" and the like */
+		execl(daemon, daemon, arg_conf, "--nofork", arg_fd, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(sd->daemon > 0);
+	close(pfd[1]);
+	/* printed once it listens; EOF if it died */
+	n = read(pfd[0], line, sizeof(line) - 1);
+	close(pfd[0]);
+	assert_true(n > 0);
+	snprintf(addr, sizeof(addr), "unix:path=%s", sd->sock);
+	assert_int_equal(setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1), 0);
+
+	{
+		char *path = NULL;
+
+		assert_true(sd_bus_path_encode("/org/freedesktop/systemd1/unit", UNIT, &path) >= 0);
+		snprintf(sd->unit_path, sizeof(sd->unit_path), "%s", path);
+		free(path);
+	}
+	assert_true(sd_bus_new(&sd->bus) >= 0);
+	assert_true(sd_bus_set_address(sd->bus, addr) >= 0);
+	assert_true(sd_bus_set_bus_client(sd->bus, 1) >= 0);
+	assert_true(sd_bus_start(sd->bus) >= 0);
+	assert_true(sd_bus_add_object_vtable(sd->bus, &sd->manager, "/org/freedesktop/systemd1",
+					     "org.freedesktop.systemd1.Manager", manager_vtable,
+					     sd) >= 0);
+	assert_true(sd_bus_add_object_vtable(sd->bus, &sd->unit, sd->unit_path,
+					     "org.freedesktop.systemd1.Unit", unit_vtable,
+					     sd) >= 0);
+	assert_true(sd_bus_request_name(sd->bus, "org.freedesktop.systemd1", 0) >= 0);
+	assert_true(sd_bus_attach_event(sd->bus, e, 0) >= 0);
+	return true;
+}
+
+static void fake_systemd_stop(struct fake_systemd *sd)
+{
+	sd->manager = sd_bus_slot_unref(sd->manager);
+	sd->unit = sd_bus_slot_unref(sd->unit);
+	sd->bus = sd_bus_flush_close_unref(sd->bus);
+	if (sd->daemon > 0) {
+		kill(sd->daemon, SIGTERM);
+		waitpid(sd->daemon, NULL, 0);
+		sd->daemon = 0;
+	}
+	if (sd->conf[0])
+		unlink(sd->conf);
+	if (sd->sock[0])
+		unlink(sd->sock);
+}
+
+static int on_deadline(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)s;
+	(void)usec;
+	((struct fixture *)ud)->deadline = true;
+	return 0;
+}
+
+/* runs the loop until cond (NULL: never) or max_ms */
+static bool run_until(struct fixture *f, bool (*cond)(struct fixture *, void *), void *arg,
+		      uint64_t max_ms)
+{
+	sd_event_source *d = NULL;
+
+	f->deadline = false;
+	assert_true(sd_event_add_time_relative(f->e, &d, CLOCK_MONOTONIC, max_ms * 1000, 1,
+					       on_deadline, f) >= 0);
+	while (!(cond && cond(f, arg)) && !f->deadline)
+		assert_true(sd_event_run(f->e, UINT64_MAX) >= 0);
+	sd_event_source_disable_unref(d);
+	return cond && cond(f, arg);
+}
+
+static void run_for(struct fixture *f, uint64_t ms)
+{
+	run_until(f, NULL, NULL, ms);
+}
+
+struct ev_want {
+	unsigned type;
+	const char *key, *value;
+	unsigned n;
+};
+
+static bool have_ev(struct fixture *f, void *arg)
+{
+	struct ev_want *w = arg;
+
+	return count_ev(f, w->type, w->key, w->value) >= w->n;
+}
+
+static bool wait_ev(struct fixture *f, unsigned type, const char *key, const char *value,
+		    unsigned n, uint64_t max_ms)
+{
+	struct ev_want w = { type, key, value, n };
+
+	return run_until(f, have_ev, &w, max_ms);
+}
+
+struct hits_want {
+	unsigned *v;
+	unsigned n;
+};
+
+static bool have_hits(struct fixture *f, void *arg)
+{
+	struct hits_want *w = arg;
+	(void)f;
+
+	return *w->v >= w->n;
+}
+
+static bool wait_hits(struct fixture *f, unsigned *v, unsigned n, uint64_t max_ms)
+{
+	struct hits_want w = { v, n };
+
+	return run_until(f, have_hits, &w, max_ms);
+}
+
+static void write_token(struct fixture *f, unsigned i, const char *value)
+{
+	int fd;
+
+	snprintf(f->tokfile[i], sizeof(f->tokfile[i]), "%s/token%u", f->dir, i);
+	snprintf(f->token[i], sizeof(f->token[i]), "%s", value);
+	fd = open(f->tokfile[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0600), 0);
+	assert_int_equal(write(fd, value, strlen(value)), (ssize_t)strlen(value));
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/nw-test-tunnels.XXXXXX");
+	if (!mkdtemp(f->dir) || sd_event_new(&f->e) < 0)
+		return -1;
+	server_start(&f->srv, f->e);
+	snprintf(f->api_base, sizeof(f->api_base), "http://127.0.0.1:%u/client/v4", f->srv.port);
+	f->cfg.enabled = true;
+	f->cfg.api_base = f->api_base;
+	f->cfg.interval_ms = 200;	/* 278 ms for one tunnel: the budget's floor */
+	f->cfg.timeout_ms = 150;
+	f->cfg.watch = f->watch;
+	for (unsigned i = 0; i < MAXT; i++) {
+		struct nw_tunnel_cfg *w = &f->watch[i];
+
+		snprintf(w->name, sizeof(w->name), "tun%u", i);
+		snprintf(w->account_id, sizeof(w->account_id), "0123456789abcdef0123456789abcdef");
+		snprintf(w->tunnel_id, sizeof(w->tunnel_id),
+			 "00000000-0000-4000-8000-00000000000%u", i);
+		snprintf(f->ready_url[i], sizeof(f->ready_url[i]), "http://127.0.0.1:%u/ready/%u",
+			 f->srv.port, i);
+		w->fall = 2;
+		w->rise = 2;
+	}
+	/* no system bus here, ever */
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/netward-test", 1);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	nw_tunnels_free(f->t);
+	fake_systemd_stop(&f->sd);
+	server_stop(&f->srv);
+	for (size_t i = 0; i < f->n_ev; i++)
+		cJSON_Delete(f->ev[i].ev);
+	for (unsigned i = 0; i < MAXT; i++)
+		if (f->tokfile[i][0])
+			unlink(f->tokfile[i]);
+	rmdir(f->dir);
+	sd_event_unref(f->e);
+	free(f);
+	return 0;
+}
+
+/* n tunnels; tokens[i] is the value of tunnel i's token */
+static void start(struct fixture *f, unsigned n, const char *const *tokens)
+{
+	struct nw_secret *secrets[MAXT] = { 0 };
+	char err[256];
+
+	f->cfg.n_watch = n;
+	for (unsigned i = 0; i < n; i++) {
+		write_token(f, i, tokens[i]);
+		f->watch[i].token_file = f->tokfile[i];
+		assert_int_equal(nw_secret_load(f->tokfile[i], &secrets[i], err, sizeof(err)), 0);
+	}
+	assert_int_equal(nw_tunnels_new(&f->t, f->e, 42, &f->cfg, secrets, &ops, f), 0);
+}
+
+static cJSON *status(struct fixture *f)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	assert_non_null(o);
+	nw_tunnels_status(f->t, o);
+	assert_non_null(s = cJSON_PrintUnformatted(o));
+	check_no_token(f, s);
+	if (getenv("NW_TEST_VERBOSE"))
+		fprintf(stderr, "  status %s\n", s);
+	free(s);
+	return o;
+}
+
+static const cJSON *tunnel_st(const cJSON *st, unsigned i)
+{
+	return cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "tunnels"), (int)i);
+}
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_true(cJSON_IsNumber(v));
+	return v->valuedouble;
+}
+
+static bool flag(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	assert_true(cJSON_IsBool(v));
+	return cJSON_IsTrue(v);
+}
+
+static void set_gateway(struct fixture *f, const char *addr)
+{
+	assert_int_equal(inet_pton(AF_INET, addr, f->cfg.gateway), 1);
+	f->cfg.gateway_family = AF_INET;
+	f->cfg.has_gateway = true;
+}
+
+#define TOKEN_A "cf-test-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define TOKEN_B "cf-test-token-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+
+/* --- end to end ------------------------------------------------------------------ */
+
+/* healthy, then down twice (fall 2): the status change, the turn down, and
+ * "no system bus" once; then back after rise (1) healthy answers */
+static void test_down_without_bus(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	const cJSON *ev, *ts;
+	char sum[128];
+	cJSON *st;
+
+	snprintf(f->watch[0].service, sizeof(f->watch[0].service), "cloudflared-backup.service");
+	f->watch[0].rise = 1;
+	if (geteuid() == 0)
+		set_gateway(f, "127.0.0.1");	/* answers */
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 2000));
+	assert_string_equal(f->srv.auth[0], "Bearer " TOKEN_A);
+	ev = last_ev(f, NW_EV_TUNNEL_STATE);
+	assert_string_equal(str(ev, "tunnel"), "tun0");
+	assert_string_equal(str(ev, "tunnel_id"), f->watch[0].tunnel_id);
+	assert_string_equal(str(ev, "previous"), "unknown");
+	assert_false(flag(ev, "down"));
+	assert_int_equal((int)num(ev, "http_status"), 200);
+	assert_non_null(str(ev, "message"));
+
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "error",
+			    "no system bus: cannot start cloudflared-backup.service", 1, 3000));
+	/* healthy -> down (1 bad answer), then the turn down (fall 2) */
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "status", "down"), 3);
+	ev = NULL;
+	for (size_t i = 0; i < f->n_ev; i++)
+		if (f->ev[i].type == NW_EV_TUNNEL_STATE &&
+		    !strcmp(str(f->ev[i].ev, "status"), "down")) {
+			if (!ev) {
+				assert_string_equal(str(f->ev[i].ev, "previous"), "healthy");
+				assert_false(flag(f->ev[i].ev, "down"));
+			}
+			ev = f->ev[i].ev;
+		}
+	assert_true(flag(ev, "down"));
+	assert_int_equal(count_ev(f, NW_EV_UNIT_STARTED, NULL, NULL), 0);
+	/* more down rounds: no more events */
+	run_for(f, 350);
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 4);
+	st = status(f);
+	assert_false(flag(st, "system_bus"));
+	assert_string_equal(str(st, "gateway"), geteuid() == 0 ? "answers" : "none");
+	ts = tunnel_st(st, 0);
+	assert_string_equal(str(ts, "status"), "down");
+	assert_true(flag(ts, "down"));
+	assert_false(flag(ts, "started_by_netward"));
+	assert_string_equal(str(ts, "service"), "cloudflared-backup.service");
+	assert_true(num(ts, "requests") >= 3);
+	/* counted when sent; the server may not have read the last one yet */
+	assert_true(num(ts, "requests") >= f->srv.api_hits[0]);
+	assert_true(num(ts, "requests") <= f->srv.api_hits[0] + 1);
+	assert_string_equal(str(ts, "last_outcome"), "ok");
+	assert_true(!strncmp(str(ts, "token"), "sha256:", 7));
+	cJSON_Delete(st);
+	nw_tunnels_summary(f->t, sum, sizeof(sum));
+	assert_string_equal(sum, "1 tunnel, 1 down");
+
+	/* back: rise 1, the status change and the turn up in one event */
+	f->srv.api[0].body = BODY_HEALTHY;
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 2, 2000));
+	ev = last_ev(f, NW_EV_TUNNEL_STATE);
+	assert_false(flag(ev, "down"));
+	assert_string_equal(str(ev, "previous"), "down");
+	assert_non_null(strstr(str(ev, "message"), "is back"));
+	nw_tunnels_summary(f->t, sum, sizeof(sum));
+	assert_string_equal(sum, "1 tunnel, 0 down");
+}
+
+/* 429 Retry-After: 2 blocks every tunnel of that token for ~2 s; a tunnel
+ * with another token goes on */
+static void test_rate_limited(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A, TOKEN_A, TOKEN_B };
+	unsigned a0, a1, b;
+	uint64_t t429;
+	const cJSON *tk;
+	cJSON *st;
+
+	f->srv.api[0] = (struct reply){ 429, BODY_RATE, "Retry-After: 2\r\n" };
+	start(f, 3, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "rate", 1, 2000));
+	t429 = f->srv.api_at[0][f->srv.api_hits[0] - 1];
+	f->srv.api[0] = (struct reply){ 200, BODY_HEALTHY, NULL };
+	/* tun1's request of the same round may still be on its way */
+	run_for(f, 100);
+	a0 = f->srv.api_hits[0];
+	a1 = f->srv.api_hits[1];
+	b = f->srv.api_hits[2];
+
+	st = status(f);
+	tk = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "tokens"), 0);
+	assert_int_equal((int)num(tk, "tunnels"), 2);
+	assert_int_equal((int)num(tk, "interval_ms"), 556);	/* 2 * 300000 / 1080 */
+	assert_true(num(tk, "blocked_until_s") > 0);
+	assert_true(num(tk, "blocked_for_ms") > 1500);
+	assert_string_equal(str(tunnel_st(st, 0), "last_outcome"), "rate");
+	assert_non_null(strstr(str(tunnel_st(st, 0), "last_error"), "HTTP 429"));
+	cJSON_Delete(st);
+
+	/* ~2 s: nothing for this token, the other one goes on */
+	run_until(f, NULL, NULL, 1800 - (now() - t429) / MS);
+	assert_int_equal(f->srv.api_hits[0], a0);
+	assert_int_equal(f->srv.api_hits[1], a1);
+	assert_true(f->srv.api_hits[2] >= b + 4);
+	/* then it goes on */
+	assert_true(wait_hits(f, &f->srv.api_hits[0], a0 + 1, 1500));
+	assert_true(f->srv.api_at[0][a0] - t429 >= 1900 * MS);
+	assert_true(wait_hits(f, &f->srv.api_hits[1], a1 + 1, 1000));
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "outcome", "rate"), 1);
+	/* the end of the spell is said */
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "previous", "unknown", 1, 1000));
+}
+
+/* 500s: interval * 2^k between requests; one event for the spell */
+static void test_server_error_backoff(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	uint64_t *at = f->srv.api_at[0];
+	cJSON *st;
+
+	f->srv.api[0] = (struct reply){ 500, "<html>oops</html>", NULL };
+	start(f, 1, tok);
+	assert_true(wait_hits(f, &f->srv.api_hits[0], 2, 3000));
+	run_for(f, 50);	/* the second answer read */
+	/* 278 ms rounds: the second request after 556 ms, the next 1112 ms later */
+	assert_true(at[1] - at[0] >= 500 * MS);
+	assert_true(at[1] - at[0] < 800 * MS);
+	st = status(f);
+	assert_string_equal(str(tunnel_st(st, 0), "last_outcome"), "server");
+	assert_int_equal((int)num(tunnel_st(st, 0), "backoff_ms"), 1112);
+	assert_int_equal((int)num(tunnel_st(st, 0), "errors"), 2);
+	assert_false(flag(tunnel_st(st, 0), "down"));
+	cJSON_Delete(st);
+	/* the rounds at 834 and 1112 ms pass by */
+	run_for(f, 550);
+	assert_int_equal(f->srv.api_hits[0], 2);
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "outcome", "server"), 1);
+	assert_string_equal(str(last_ev(f, NW_EV_TUNNEL_STATE), "error"), "HTTP 500");
+}
+
+/* a refused connection is a transport error, backed off the same way */
+static void test_transport_error(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	char base[64];
+	int fd;
+
+	/* a port nobody listens on */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u/client/v4", ntohs(sin.sin_port));
+	f->cfg.api_base = base;
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "transport", 1, 2000));
+	assert_non_null(strstr(str(last_ev(f, NW_EV_TUNNEL_STATE), "error"), "onnect"));
+	run_for(f, 300);
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 1);
+	close(fd);
+}
+
+/* garbage, oversized and unknown answers are bad replies, never "down" */
+static void test_bad_replies(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A, TOKEN_B, TOKEN_B };
+	cJSON *st;
+
+	f->srv.api[0] = (struct reply){ 200, "<html>\x01\x02garbage{{{", NULL };
+	f->srv.api[1] = (struct reply){ 200, NULL, NULL };	/* 1 MiB + 1 */
+	f->srv.big_len = 1024 * 1024 + 1;
+	f->srv.api[2] = (struct reply){ 200, "{\"success\":true,\"result\":{\"status\":\"weird\"}}",
+					NULL };
+	start(f, 3, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "bad_reply", 3, 3000));
+	assert_true(wait_hits(f, &f->srv.api_hits[0], 3, 2000));
+	st = status(f);
+	assert_string_equal(str(tunnel_st(st, 0), "last_error"), "not JSON at byte 0");
+	assert_string_equal(str(tunnel_st(st, 1), "last_error"), "a reply over 1024 KiB");
+	assert_string_equal(str(tunnel_st(st, 2), "last_error"),
+			    "result.status \"weird\" is unknown");
+	for (unsigned i = 0; i < 3; i++) {
+		assert_string_equal(str(tunnel_st(st, i), "last_outcome"), "bad_reply");
+		assert_string_equal(str(tunnel_st(st, i), "status"), "unknown");
+		assert_false(flag(tunnel_st(st, i), "down"));
+	}
+	/* no backoff for these: every round asks */
+	assert_int_equal((int)num(tunnel_st(st, 0), "backoff_ms"), 0);
+	cJSON_Delete(st);
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 3);
+}
+
+/* 401: one "token rejected" alarm per spell, never a turn down */
+static void test_token_rejected(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	const cJSON *ev;
+	char sum[128];
+
+	f->srv.api[0] = (struct reply){ 401, BODY_AUTH, NULL };
+	f->watch[0].fall = 1;
+	snprintf(f->watch[0].service, sizeof(f->watch[0].service), "backup.service");
+	start(f, 1, tok);
+	assert_true(wait_hits(f, &f->srv.api_hits[0], 2, 2000));
+	run_for(f, 50);	/* the second answer read */
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 1);
+	ev = last_ev(f, NW_EV_TUNNEL_STATE);
+	assert_string_equal(str(ev, "alarm"), "token rejected");
+	assert_string_equal(str(ev, "outcome"), "auth");
+	assert_string_equal(str(ev, "error"), "HTTP 401: code 10000: Authentication error");
+	assert_false(flag(ev, "down"));
+	nw_tunnels_summary(f->t, sum, sizeof(sum));
+	assert_string_equal(sum, "1 tunnel, 0 down, 1 token rejected");
+	/* the token works again: the spell ends; a new rejection alarms again */
+	f->srv.api[0] = (struct reply){ 200, BODY_HEALTHY, NULL };
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 2000));
+	f->srv.api[0] = (struct reply){ 403, BODY_AUTH, NULL };
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "alarm", "token rejected", 2, 2000));
+}
+
+/* a ready cloudflared costs no API request; a not ready one does */
+static void test_ready_url(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	unsigned api;
+	cJSON *st;
+
+	f->watch[0].ready_url = f->ready_url[0];
+	f->srv.ready[0] = (struct reply){ 200, "{\"status\":200,\"readyConnections\":4}", NULL };
+	start(f, 1, tok);
+	assert_true(wait_hits(f, &f->srv.ready_hits[0], 2, 2000));
+	run_for(f, 50);
+	assert_int_equal(f->srv.api_hits[0], 0);
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "source", "ready"), 1);
+	st = status(f);
+	assert_string_equal(str(tunnel_st(st, 0), "status"), "healthy");
+	assert_int_equal((int)num(tunnel_st(st, 0), "ready_connections"), 4);
+	assert_int_equal((int)num(tunnel_st(st, 0), "requests"), 0);
+	cJSON_Delete(st);
+
+	/* not ready: the API decides, and says down */
+	f->srv.ready[0] = (struct reply){ 503, "{\"status\":503,\"readyConnections\":0}", NULL };
+	f->srv.api[0].body = BODY_DOWN;
+	api = f->srv.api_hits[0];
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "down", 1, 2000));
+	assert_true(f->srv.api_hits[0] > api);
+	assert_string_equal(str(last_ev(f, NW_EV_TUNNEL_STATE), "source"), "api");
+}
+
+/* a silent gateway (no route to it) pauses the rounds: one note, no
+ * request, skipped rounds in status */
+static void test_gateway_silent(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	cJSON *st;
+
+	if (!have_netns)
+		skip();
+	set_gateway(f, "192.0.2.1");
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_DAEMON, NULL, NULL, 1, 2000));
+	run_for(f, 400);
+	/* the first round may have gone before the probe said anything */
+	assert_true(f->srv.api_hits[0] <= 1);
+	assert_int_equal(count_ev(f, NW_EV_DAEMON, NULL, NULL), 1);
+	assert_non_null(strstr(str(last_ev(f, NW_EV_DAEMON), "message"), "192.0.2.1 is silent"));
+	st = status(f);
+	assert_string_equal(str(st, "gateway"), "silent");
+	assert_true(num(tunnel_st(st, 0), "skipped_rounds") >= 2);
+	cJSON_Delete(st);
+}
+
+/* a reload keeps what a tunnel knows (matched by tunnel_id) */
+static void test_reconfigure(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	struct nw_secret *secrets[2] = { 0 };
+	char err[256];
+	const cJSON *ts;
+	cJSON *st;
+
+	f->srv.api[0].body = BODY_DOWN;
+	f->watch[0].fall = 1;
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "down", 1, 2000));
+
+	/* tunnel 1 first now, tunnel 0 second; both with token B */
+	write_token(f, 1, TOKEN_B);
+	f->watch[1].token_file = f->tokfile[1];
+	assert_int_equal(nw_secret_load(f->tokfile[1], &secrets[0], err, sizeof(err)), 0);
+	assert_int_equal(nw_secret_load(f->tokfile[1], &secrets[1], err, sizeof(err)), 0);
+	{
+		struct nw_tunnel_cfg w[2] = { f->watch[1], f->watch[0] };
+		struct nw_tunnels_cfg c = f->cfg;
+
+		c.watch = w;
+		c.n_watch = 2;
+		assert_int_equal(nw_tunnels_reconfigure(f->t, &c, secrets), 0);
+	}
+	st = status(f);
+	ts = tunnel_st(st, 1);
+	assert_string_equal(str(ts, "name"), "tun0");
+	assert_true(flag(ts, "down"));
+	assert_string_equal(str(ts, "status"), "down");
+	assert_true(num(ts, "requests") >= 1);
+	assert_string_equal(str(tunnel_st(st, 0), "status"), "unknown");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "tokens")), 1);
+	cJSON_Delete(st);
+	/* the new token is used */
+	f->srv.auth[0][0] = 0;
+	assert_true(wait_hits(f, &f->srv.api_hits[1], 1, 2000));
+	assert_true(wait_hits(f, &f->srv.api_hits[0], f->srv.api_hits[0] + 1, 2000));
+	assert_string_equal(f->srv.auth[0], "Bearer " TOKEN_B);
+	/* still down: no new turn down */
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "status", "down"), 1);
+
+	/* bad input frees the tokens given and changes nothing */
+	assert_int_equal(nw_secret_load(f->tokfile[1], &secrets[0], err, sizeof(err)), 0);
+	{
+		struct nw_tunnels_cfg c = f->cfg;
+
+		c.n_watch = 2;	/* secrets[1] is NULL */
+		secrets[1] = NULL;
+		assert_int_equal(nw_tunnels_reconfigure(f->t, &c, secrets), -EINVAL);
+		assert_null(secrets[0]);
+	}
+	st = status(f);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "tunnels")), 2);
+	cJSON_Delete(st);
+}
+
+struct count_want {
+	const unsigned *v;
+	unsigned n;
+};
+
+static bool have_count(struct fixture *f, void *arg)
+{
+	struct count_want *w = arg;
+	(void)f;
+
+	return *w->v >= w->n;
+}
+
+static bool wait_count(struct fixture *f, const unsigned *v, unsigned n, uint64_t max_ms)
+{
+	struct count_want w = { v, n };
+
+	return run_until(f, have_count, &w, max_ms);
+}
+
+static bool unit_is(struct fixture *f, void *arg)
+{
+	cJSON *st = cJSON_CreateObject();
+	const char *u;
+	bool is;
+
+	nw_tunnels_status(f->t, st);
+	u = str(tunnel_st(st, 0), "unit");
+	is = u && !strcmp(u, arg);
+	cJSON_Delete(st);
+	return is;
+}
+
+/* over a bus: down starts the backup once (never again while it is
+ * active, again when it died), back stops it (stop_on_recovery); a unit
+ * someone else started is neither started nor stopped */
+static void test_failover(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	const cJSON *ev;
+	unsigned gets;
+	cJSON *st;
+
+	if (!fake_systemd_start(&f->sd, f->e, f->dir))
+		skip();
+	snprintf(f->watch[0].service, sizeof(f->watch[0].service), UNIT);
+	f->watch[0].fall = 1;
+	f->watch[0].rise = 1;
+	f->watch[0].stop_on_recovery = true;
+	start(f, 1, tok);
+	/* what the unit is, asked at once (not loaded: inactive) */
+	assert_true(run_until(f, unit_is, "inactive", 1000));
+	assert_int_equal(f->sd.get_units, 1);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 1000));
+	st = status(f);
+	assert_true(flag(st, "system_bus"));
+	cJSON_Delete(st);
+
+	/* down: started once */
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 1, 2000));
+	ev = last_ev(f, NW_EV_UNIT_STARTED);
+	assert_string_equal(str(ev, "unit"), UNIT);
+	assert_string_equal(str(ev, "tunnel"), "tun0");
+	assert_string_equal(str(ev, "job"), "/org/freedesktop/systemd1/job/1");
+	/* the state was asked first (it was old), then StartUnit: quick */
+	assert_true(num(ev, "reaction_us") > 0);
+	assert_true(num(ev, "reaction_us") < 500000);
+	assert_int_equal(f->sd.starts, 1);
+	/* still down, two more rounds: asked each round, never started again */
+	gets = f->sd.get_units;
+	assert_true(wait_count(f, &f->sd.get_units, gets + 2, 1500));
+	run_for(f, 20);
+	assert_int_equal(f->sd.starts, 1);
+	st = status(f);
+	assert_true(flag(tunnel_st(st, 0), "started_by_netward"));
+	assert_string_equal(str(tunnel_st(st, 0), "unit"), "active");
+	cJSON_Delete(st);
+	/* it died: started again */
+	snprintf(f->sd.state, sizeof(f->sd.state), "failed");
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 2, 1500));
+	assert_int_equal(f->sd.starts, 2);
+
+	/* back: stopped */
+	f->srv.api[0].body = BODY_HEALTHY;
+	assert_true(wait_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL, 1, 1500));
+	assert_string_equal(str(last_ev(f, NW_EV_UNIT_STOPPED), "unit"), UNIT);
+	assert_int_equal(f->sd.stops, 1);
+	st = status(f);
+	assert_false(flag(tunnel_st(st, 0), "started_by_netward"));
+	cJSON_Delete(st);
+
+	/* an admin starts it; the tunnel goes down: netward leaves it be */
+	run_for(f, 300);	/* what netward knows of the unit is old now */
+	snprintf(f->sd.state, sizeof(f->sd.state), "active");
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "down", 2, 1500));
+	gets = f->sd.get_units;
+	assert_true(wait_count(f, &f->sd.get_units, gets + 1, 1000));
+	run_for(f, 20);
+	assert_int_equal(f->sd.starts, 2);
+	assert_int_equal(count_ev(f, NW_EV_UNIT_STARTED, NULL, NULL), 2);
+	st = status(f);
+	assert_false(flag(tunnel_st(st, 0), "started_by_netward"));
+	assert_string_equal(str(tunnel_st(st, 0), "unit"), "active");
+	cJSON_Delete(st);
+	/* no "no system bus", no unit error */
+	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "error", NULL), 0);
+}
+
+/* freeing with requests in flight cancels them */
+static void test_free_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A, TOKEN_B };
+
+	start(f, 2, tok);
+	/* the first round's requests are on their way */
+	run_for(f, 1);
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+	run_for(f, 50);
+}
+
+/* --- main ------------------------------------------------------------------------- */
+
+static int lo_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int fd, r = 0;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		r = -errno;
+	ifr.ifr_flags |= IFF_UP;
+	if (!r && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_health_feed),
+		T(test_down_without_bus),
+		T(test_rate_limited),
+		T(test_server_error_backoff),
+		T(test_transport_error),
+		T(test_bad_replies),
+		T(test_token_rejected),
+		T(test_ready_url),
+		T(test_gateway_silent),
+		T(test_reconfigure),
+		T(test_failover),
+		T(test_free_in_flight),
+	};
+
+	/* only lo, so that 192.0.2.1 has no route */
+	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0 && lo_up() == 0)
+		have_netns = true;
+	else
+		fprintf(stderr, "test_tunnels: no network namespace of our own: "
+			"the silent gateway test skips\n");
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	unsetenv("all_proxy");
+	unsetenv("ALL_PROXY");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
