@@ -41,20 +41,28 @@ BPF_OBJS := bind_guard route_watch
 SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
 COMMON := util log cgroup policy config config_json config_recovery events counters stability \
-	  quarantine_map recovery probe_names resolvconf reboot_guard
+	  quarantine_map recovery probe_names resolvconf reboot_guard \
+	  config_tunnels secret sha256 units config_segw
 GUARD := rtnl route_guard churn
 # issue 5: probes (libcurl multi, sd-resolve) and the recovery steps
 PROBE := probe probe_icmp probe_tcp probe_http probe_dns curl_event
 RECOVERY := recovery_steps step_worker step_links step_iface step_dns step_dhcp step_kill step_reboot sysbus recovery_run
-DAEMON := $(COMMON) $(GUARD) $(PROBE) $(RECOVERY) bpf_pin bind_guard route_watch listeners \
+# issue 6: the tunnel poller (Cloudflare API replies, budget, failover)
+TUNNELS := cf_api tunnels tunnel_http tunnel_answer tunnel_unit tunnel_status sysbus
+SEGW := vici_codec vici
+# issue 7: SEGW failover over strongSwan's VICI (segw: the state machine)
+SEGW_RUN := $(SEGW) segw
+DAEMON := $(COMMON) $(GUARD) $(PROBE) $(RECOVERY) $(TUNNELS) $(SEGW_RUN) bpf_pin bind_guard route_watch listeners \
 	  control quarantine netwardd
-CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn ctl_probes
+CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn ctl_probes ctl_tunnels ctl_segw
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 	      test_config_routes test_route_guard test_churn test_stability \
 	      test_rule_guard test_config_rules
 TEST_OBJS := $(COMMON) $(GUARD)
 UNIT_TESTS += test_quarantine test_recovery test_config_recovery test_probe test_recovery_steps
+UNIT_TESTS += test_config_tunnels test_secret test_units test_cf_api test_tunnels test_config_segw
+UNIT_TESTS += test_vici
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -109,9 +117,18 @@ $(BUILD)/test_probe: tests/unit/test_probe.c $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
+$(BUILD)/test_vici: tests/unit/test_vici.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
 $(BUILD)/test_recovery_steps: tests/unit/test_recovery_steps.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# the tunnel poller's unit tests link it and the probes (gateway check)
+$(BUILD)/test_cf_api $(BUILD)/test_tunnels: $(BUILD)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) $(TUNNELS:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) $(TUNNELS:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/%: tests/helpers/%.c $(wildcard tests/helpers/*.h) $(SKELS) | $(BUILD)
 	$(msg) CC $@

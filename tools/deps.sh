@@ -10,6 +10,8 @@ pkgs=(
 	libcmocka-dev
 	iproute2 procps python3 kmod jq util-linux
 	dbus-daemon python3-dbus python3-gi iputils-ping
+	debootstrap systemd-container
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins nftables
 )
 
 missing=()

@@ -700,7 +700,7 @@ static int parse_sections(struct nw_cfg_ctx *c, const cJSON *root, struct nw_cfg
 					   "rules", "probes", "recovery", "tunnels", "segw",
 					   "metrics", "log", NULL };
 	/* in SPEC.md, handled by later versions: type-checked, then ignored */
-	static const char *const later[] = { "tunnels", "segw", "metrics", NULL };
+	static const char *const later[] = { "metrics", NULL };
 	const cJSON *v, *s;
 	uint64_t u;
 	int err;
@@ -780,6 +780,12 @@ static int parse_sections(struct nw_cfg_ctx *c, const cJSON *root, struct nw_cfg
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "recovery")) &&
 	    (err = nw_cfg_parse_recovery(c, s, cfg)))
 		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "tunnels")) &&
+	    (err = nw_cfg_parse_tunnels(c, s, cfg)))
+		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "segw")) &&
+	    (err = nw_cfg_parse_segw(c, s, cfg)))
+		return err;
 	if (cfg->recovery.enabled && !cfg->n_probes)
 		return nw_cfg_fail(c, "recovery", "needs probes: without a \"probes\" entry "
 				   "nothing ever says the host is offline");
@@ -814,6 +820,9 @@ void nw_cfg_defaults(struct nw_cfg *cfg)
 	cfg->rules_cfg.window_ms = 1000;
 	cfg->rules_cfg.auto_quarantine = false;
 	nw_recovery_cfg_defaults(&cfg->recovery);
+	cfg->tunnels.interval_ms = 3000;
+	cfg->tunnels.timeout_ms = 2000;
+	cfg->segw.initiate_timeout_ms = 10000;
 }
 
 void nw_cfg_free(struct nw_cfg *cfg)
@@ -828,6 +837,8 @@ void nw_cfg_free(struct nw_cfg *cfg)
 	free(cfg->routes.protect_rules);
 	nw_cfg_free_probes(cfg);
 	nw_recovery_cfg_free(&cfg->recovery);
+	nw_tunnels_cfg_free(&cfg->tunnels);
+	nw_segw_cfg_free(&cfg->segw);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -12,6 +12,8 @@
 #include "probe.h"
 #include "recovery.h"
 #include "route_guard.h"
+#include "segw.h"
+#include "tunnels.h"
 
 #define NW_DEFAULT_CONFIG "/etc/netward/netward.json"
 #define NW_DEFAULT_PIN_DIR "/sys/fs/bpf/netward"
@@ -61,6 +63,8 @@ struct nw_cfg {
 	struct nw_probe_cfg *probes;
 	size_t n_probes;
 	struct nw_recovery_cfg recovery;
+	struct nw_tunnels_cfg tunnels;	/* issue 6; strings malloc'ed */
+	struct nw_segw_cfg segw;	/* issue 7; malloc'ed */
 	/* sections of SPEC.md accepted but not acted on by this version */
 	char pending[128];
 };
@@ -83,6 +87,15 @@ struct nw_cfg_ctx;
 int nw_cfg_parse_probes(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
 int nw_cfg_parse_recovery(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
 void nw_cfg_free_probes(struct nw_cfg *cfg);
+/* config_tunnels.c: the "tunnels" object */
+int nw_cfg_parse_tunnels(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
+/* config_segw.c: the "segw" object */
+int nw_cfg_parse_segw(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
+/* The secret files the config names (tunnels.watch[].token_file,
+ * segw.connections[].psk_file) exist,
+ * are owner-only and hold a plausible token: 0, or -errno with
+ * "tunnels.watch[0].token_file: <path> is readable by ..." in err. */
+int nw_cfg_check_secrets(const struct nw_cfg *cfg, char *err, size_t errlen);
 
 int nw_cfg_load(const char *path, struct nw_cfg *cfg, char *err, size_t errlen);
 

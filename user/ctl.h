@@ -41,5 +41,7 @@ int verb_quarantine(int argc, char **argv);	/* ctl_quarantine.c */
 int verb_churn(int argc, char **argv);		/* ctl_churn.c */
 int verb_probes(int argc, char **argv);		/* ctl_probes.c */
 int verb_recovery(int argc, char **argv);	/* ctl_probes.c */
+int verb_tunnels(int argc, char **argv);	/* ctl_tunnels.c */
+int verb_segw(int argc, char **argv);		/* ctl_segw.c */
 
 #endif

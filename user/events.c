@@ -50,6 +50,7 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_CONNECTIVITY_LOST] = "connectivity_lost",
 	[NW_EV_CONNECTIVITY_RESTORED] = "connectivity_restored",
 	[NW_EV_RECOVERY_FAILED] = "recovery_failed",
+	[NW_EV_SEGW_UP] = "segw_up",
 };
 
 const char *nw_event_type_name(unsigned type)

@@ -59,6 +59,10 @@ static void usage(FILE *f)
 "  probes [--now]               connectivity probes: state, last answer, failures in\n"
 "                               a row; --now runs every probe first (exit 1: offline)\n"
 "  recovery                     the recovery ladder: level, attempts, last steps\n"
+"  tunnels                      polled tunnels: API status, down or not, backup unit\n"
+"                               (exit 1: a tunnel is down)\n"
+"  segw [list|failover NAME]    SEGW connections: current gateway, attempts; fail\n"
+"                               NAME over to its next gateway now (exit 1: one not up)\n"
 "\n"
 "Options:\n"
 "  --json              machine-readable output (one JSON object per line for events)\n"
@@ -517,6 +521,8 @@ static const struct verb {
 	{ "churn", verb_churn },
 	{ "probes", verb_probes },
 	{ "recovery", verb_recovery },
+	{ "tunnels", verb_tunnels },
+	{ "segw", verb_segw },
 };
 
 int main(int argc, char **argv)

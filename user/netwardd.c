@@ -38,6 +38,9 @@
 #include "route_watch.h"
 #include "quarantine.h"
 #include "recovery_run.h"
+#include "secret.h"
+#include "segw.h"
+#include "tunnels.h"
 #include "quarantine_map.h"
 #include "stability.h"
 #include "churn.h"
@@ -83,6 +86,8 @@ struct daemon {
 	char last_reload_error[NW_ERR_LEN];
 	/* probes and recovery (issue 5) */
 	struct nw_recovery_run *rec;
+	struct nw_tunnels *tunnels;	/* issue 6 */
+	struct nw_segw *segw;		/* issue 7 */
 	const char *state_dir;
 	struct nw_wildcard_owner owners[32];	/* bind guard reports, a ring */
 	size_t n_owners, owner_next;
@@ -139,7 +144,8 @@ static int event_priority(const cJSON *ev)
 	static const char *const alarms[] = {
 		"bind_denied", "wildcard_listener", "route_restore_failed", "route_flapping",
 		"rule_storm", "rule_restore_failed", "rule_flapping", "quarantined", "no_route",
-		"link_down", "probe_failed", "connectivity_lost", "recovery_failed", NULL,
+		"link_down", "probe_failed", "connectivity_lost", "recovery_failed", "segw_down",
+		"segw_retry_exhausted", NULL,
 	};
 
 	for (const char *const *a = alarms; *a; a++)
@@ -656,6 +662,106 @@ static void rec_emit(void *ud, unsigned type, cJSON *ev)
 
 static const struct nw_recovery_run_ops rec_ops = { .emit = rec_emit };
 
+static int load_tokens(struct daemon *d, const struct nw_cfg *cfg, struct nw_secret ***out,
+		       char *err, size_t errlen);
+
+static void tunnels_emit(void *ud, unsigned type, cJSON *ev)
+{
+	dispatch(ud, type, ev);
+	if (type == NW_EV_UNIT_STARTED || type == NW_EV_UNIT_STOPPED || type == NW_EV_TUNNEL_STATE)
+		notify_status(ud);
+}
+
+static const struct nw_tunnels_ops tunnels_ops = { .emit = tunnels_emit };
+
+/* Starts the tunnel poller for cfg, or hands it cfg (a reload); without
+ * tunnels in cfg a running poller stops. */
+static int start_tunnels(struct daemon *d, const struct nw_cfg *cfg, char *err, size_t errlen)
+{
+	struct nw_secret **tokens = NULL;
+	int r;
+
+	if (!cfg->tunnels.enabled) {
+		nw_tunnels_free(d->tunnels);
+		d->tunnels = NULL;
+		return 0;
+	}
+	struct nw_tunnels_cfg tc = cfg->tunnels;
+
+	tc.dry_run = d->dry_run;
+	if ((r = load_tokens(d, cfg, &tokens, err, errlen)))
+		return r;
+	/* the poller owns the tokens from here on, also when it fails */
+	if (d->tunnels)
+		r = nw_tunnels_reconfigure(d->tunnels, &tc, tokens);
+	else
+		r = nw_tunnels_new(&d->tunnels, d->e, d->netns, &tc, tokens, &tunnels_ops, d);
+	free(tokens);
+	if (r)
+		snprintf(err, errlen, "tunnels: %s", strerror(-r));
+	return r;
+}
+
+static void segw_emit(void *ud, unsigned type, cJSON *ev)
+{
+	dispatch(ud, type, ev);
+	notify_status(ud);
+}
+
+static const struct nw_segw_ops segw_ops = { .emit = segw_emit };
+
+/* The PSKs of segw.connections (NULL where there is none). */
+static int load_psks(struct daemon *d, const struct nw_cfg *cfg, struct nw_secret ***out,
+		     char *err, size_t errlen)
+{
+	size_t n = cfg->segw.n_conns;
+	struct nw_secret **p = calloc(n ? n : 1, sizeof(*p));
+	char msg[NW_ERR_LEN];
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !r; i++)
+		if (cfg->segw.conns[i].psk_file &&
+		    (r = nw_secret_load(cfg->segw.conns[i].psk_file, &p[i], msg, sizeof(msg))))
+			snprintf(err, errlen, "%s: segw.connections[%zu].psk_file: %s",
+				 d->config_found ? d->config_path : "(defaults)", i, msg);
+	if (r) {
+		for (size_t i = 0; i < n; i++)
+			nw_secret_free(p[i]);
+		free(p);
+		return r;
+	}
+	*out = p;
+	return 0;
+}
+
+/* As start_tunnels, for the SEGW connections. */
+static int start_segw(struct daemon *d, const struct nw_cfg *cfg, char *err, size_t errlen)
+{
+	struct nw_secret **psks = NULL;
+	int r;
+
+	if (!cfg->segw.enabled) {
+		nw_segw_free(d->segw);
+		d->segw = NULL;
+		return 0;
+	}
+	struct nw_segw_cfg sc = cfg->segw;
+
+	sc.dry_run = d->dry_run;
+	if ((r = load_psks(d, cfg, &psks, err, errlen)))
+		return r;
+	if (d->segw)
+		r = nw_segw_reconfigure(d->segw, &sc, psks);
+	else
+		r = nw_segw_new(&d->segw, d->e, d->netns, &sc, psks, &segw_ops, d);
+	free(psks);
+	if (r)
+		snprintf(err, errlen, "segw: %s", strerror(-r));
+	return r;
+}
+
 static int start_recovery(struct daemon *d)
 {
 	struct nw_steps_env env = {
@@ -764,11 +870,37 @@ static int load_config(struct daemon *d, struct nw_cfg *cfg, char *err, size_t e
 	} else {
 		d->config_found = true;
 	}
-	if ((r = nw_cfg_check_cgroups(cfg, d->cg_mount, msg, sizeof(msg)))) {
+	if ((r = nw_cfg_check_cgroups(cfg, d->cg_mount, msg, sizeof(msg))) ||
+	    (r = nw_cfg_check_secrets(cfg, msg, sizeof(msg)))) {
 		snprintf(err, errlen, "%s: %s", d->config_found ? d->config_path : "(defaults)", msg);
 		nw_cfg_free(cfg);
 	}
 	return r;
+}
+
+/* The tokens of tunnels.watch, one each (NULL-padded array of n). */
+static int load_tokens(struct daemon *d, const struct nw_cfg *cfg, struct nw_secret ***out,
+		       char *err, size_t errlen)
+{
+	size_t n = cfg->tunnels.n_watch;
+	struct nw_secret **t = calloc(n ? n : 1, sizeof(*t));
+	char msg[NW_ERR_LEN];
+	int r = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && !r; i++)
+		if ((r = nw_secret_load(cfg->tunnels.watch[i].token_file, &t[i], msg, sizeof(msg))))
+			snprintf(err, errlen, "%s: tunnels.watch[%zu].token_file: %s",
+				 d->config_found ? d->config_path : "(defaults)", i, msg);
+	if (r) {
+		for (size_t i = 0; i < n; i++)
+			nw_secret_free(t[i]);
+		free(t);
+		return r;
+	}
+	*out = t;
+	return 0;
 }
 
 static int bind_cgroup_dir(struct daemon *d, const struct nw_cfg *cfg, char *out, size_t size)
@@ -898,15 +1030,25 @@ static void notify_status(struct daemon *d)
 		routes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(g, "protected"));
 	}
 	cJSON_Delete(g);
-	char rec[96] = "";
+	char rec[96] = "", tun[112] = "", seg[80] = "";
 
 	if (d->rec)
 		nw_recovery_run_summary(d->rec, rec, sizeof(rec));
+	if (d->tunnels) {
+		tun[0] = ';';
+		tun[1] = ' ';
+		nw_tunnels_summary(d->tunnels, tun + 2, sizeof(tun) - 2);
+	}
+	if (d->segw) {
+		seg[0] = ';';
+		seg[1] = ' ';
+		nw_segw_summary(d->segw, seg + 2, sizeof(seg) - 2);
+	}
 	sd_notifyf(0, "STATUS=guarding %s: bind4/bind6/listen attached, default %s, %zu rule%s; "
-		   "%d protected route%s (%s); %s%s",
+		   "%d protected route%s (%s); %s%s%s%s",
 		   dir, nw_action_name(d->cfg.bind_default), d->cfg.n_rules,
 		   d->cfg.n_rules == 1 ? "" : "s", routes, routes == 1 ? "" : "s",
-		   d->fexit ? "fexit" : "tracepoints", rec, d->dry_run ? ", dry-run" : "");
+		   d->fexit ? "fexit" : "tracepoints", rec, tun, seg, d->dry_run ? ", dry-run" : "");
 }
 
 static int reload(struct daemon *d, char *err, size_t errlen)
@@ -944,6 +1086,14 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	if (d->rec && (r = nw_recovery_run_reconfigure(d->rec, cfg.probes, cfg.n_probes,
 						      &cfg.recovery)))
 		log_err("reload: probes: %s (the previous probes stay)", strerror(-r));
+	{
+		char terr[NW_ERR_LEN];
+
+		if ((r = start_tunnels(d, &cfg, terr, sizeof(terr))))
+			log_err("reload: %s (the previous tunnels stay)", terr);
+		if ((r = start_segw(d, &cfg, terr, sizeof(terr))))
+			log_err("reload: %s (the previous SEGW connections stay)", terr);
+	}
 	nw_cfg_free(&d->cfg);
 	d->cfg = cfg;
 	nw_log_set_level(d->cfg.log_level);
@@ -1008,6 +1158,10 @@ static void status(struct daemon *d, cJSON *r)
 		nw_churn_status(d->churn, nw_now_ns(CLOCK_MONOTONIC), cJSON_AddObjectToObject(r, "churn"));
 	if (d->rec)
 		nw_recovery_run_status(d->rec, cJSON_AddObjectToObject(r, "connectivity"));
+	if (d->tunnels)
+		nw_tunnels_status(d->tunnels, cJSON_AddObjectToObject(r, "tunnels"));
+	if (d->segw)
+		nw_segw_status(d->segw, cJSON_AddObjectToObject(r, "segw"));
 	ev = cJSON_AddObjectToObject(r, "events");
 	cJSON_AddNumberToObject(ev, "seen", (double)d->events_seen);
 	cJSON_AddNumberToObject(ev, "undecodable", (double)d->events_bad);
@@ -1200,6 +1354,39 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		return wait_stable(d, c, req, reply);
 	if (!strcmp(cmd, "probes"))
 		return probes_cmd(d, c, req, reply);
+	if (!strcmp(cmd, "tunnels")) {
+		cJSON *t = cJSON_AddObjectToObject(reply, "tunnels");
+
+		if (d->tunnels)
+			nw_tunnels_status(d->tunnels, t);
+		else
+			cJSON_AddArrayToObject(t, "tunnels");
+		return 0;
+	}
+	if (!strcmp(cmd, "segw")) {
+		cJSON *t = cJSON_AddObjectToObject(reply, "segw");
+		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(req, "failover");
+
+		if (fo && !cJSON_IsString(fo)) {
+			set_error(reply, "failover: expected a connection name");
+			return 0;
+		}
+		if (cJSON_IsString(fo)) {
+			char msg[160];
+
+			if (!d->segw || nw_segw_failover(d->segw, fo->valuestring)) {
+				snprintf(msg, sizeof(msg), "failover: no SEGW connection \"%.100s\"",
+					 fo->valuestring);
+				set_error(reply, msg);
+				return 0;
+			}
+		}
+		if (d->segw)
+			nw_segw_status(d->segw, t);
+		else
+			cJSON_AddArrayToObject(t, "connections");
+		return 0;
+	}
 	if (!strcmp(cmd, "recovery")) {
 		nw_recovery_run_status(d->rec, cJSON_AddObjectToObject(reply, "connectivity"));
 		return 0;
@@ -1330,6 +1517,8 @@ static void cleanup(struct daemon *d, bool detach)
 	for (size_t i = 0; i < NW_ARRAY_SIZE(d->autobinds); i++)
 		if (d->autobinds[i])
 			autobind_done(d->autobinds[i]);
+	nw_segw_free(d->segw);
+	nw_tunnels_free(d->tunnels);
 	nw_recovery_run_free(d->rec);
 	nw_stability_free(d->stab);
 	nw_churn_free(d->churn);
@@ -1530,6 +1719,14 @@ int main(int argc, char **argv)
 	d.state_dir = d.arg_state_dir ? d.arg_state_dir : NW_DEFAULT_STATE_DIR;
 	if ((r = start_recovery(&d)))
 		goto fail;
+	if (d.cfg.tunnels.enabled && (r = start_tunnels(&d, &d.cfg, err, sizeof(err)))) {
+		log_err("%s", err);
+		goto fail;
+	}
+	if (d.cfg.segw.enabled && (r = start_segw(&d, &d.cfg, err, sizeof(err)))) {
+		log_err("%s", err);
+		goto fail;
+	}
 	sd_event_set_watchdog(d.e, 1);
 
 	bind_cgroup_dir(&d, &d.cfg, dir, sizeof(dir));

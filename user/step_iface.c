@@ -203,9 +203,12 @@ struct bounce_run {
 
 #define BOUNCE_BUF 16384
 
+/* IFF_RUNNING: the operational state is up. The kernel sets it from the
+ * link watch a moment after the carrier (IFF_LOWER_UP) comes; traffic and
+ * the test's SIOCGIFFLAGS agree with it, so wait for it. */
 static bool up_and_running(unsigned flags)
 {
-	return (flags & IFF_UP) && (flags & (IFF_RUNNING | IFF_LOWER_UP));
+	return (flags & IFF_UP) && (flags & IFF_RUNNING);
 }
 
 /* SIOCGIFFLAGS: under RCU, does not wait for the RTNL lock. 0 when gone. */

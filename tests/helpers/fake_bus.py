@@ -4,9 +4,13 @@
 # StopUnit, GetUnit, Unit.ActiveState), network1 (RenewLink) and resolve1
 # (RevertLink). Every call is printed on one line, flushed, so the test can
 # assert what netward asked for (a reboot is only ever recorded here).
+# FAKE_BUS_TLOG=FILE also appends {"t": monotonic, "call": [...]} lines.
 # Usage: fake_bus.py BUS_ADDRESS [systemd1] [network1] [resolve1]
+import json
+import os
 import re
 import sys
+import time
 
 import dbus
 import dbus.mainloop.glib
@@ -22,8 +26,14 @@ def unit_path(name):
     return "/org/freedesktop/systemd1/unit/" + esc
 
 
+TLOG = os.environ.get("FAKE_BUS_TLOG")
+
+
 def say(*words):
     print(*words, flush=True)
+    if TLOG:  # when each call arrived, on the host's monotonic clock
+        with open(TLOG, "a") as f:
+            f.write(json.dumps({"t": time.monotonic(), "call": list(map(str, words))}) + "\n")
 
 
 class Unit(dbus.service.Object):

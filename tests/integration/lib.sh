@@ -237,3 +237,5 @@ start_fake_bus() {
 	defer "kill $!"
 	wait_until 5 grep -q "fake bus ready" "$FAKE_BUS_LOG" || fail "fake bus did not start"
 }
+. "$(dirname "${BASH_SOURCE[0]}")/nspawn.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/strongswan.sh"

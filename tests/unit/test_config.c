@@ -220,22 +220,22 @@ static void test_pending_sections(void **state)
 
 	(void)state;
 	/* listed in SPEC order, whatever the order in the file */
-	parse_ok("{\"metrics\": {\"listen\": \"127.0.0.1:9100\"}, \"segw\": {},"
-		 " \"tunnels\": {\"wg0\": {}}, \"recovery\": null, \"probes\": [],"
+	parse_ok("{\"metrics\": {\"listen\": \"127.0.0.1:9100\"}, \"segw\": null,"
+		 " \"tunnels\": null, \"recovery\": null, \"probes\": [],"
 		 " \"rules\": {}, \"routes\": {\"learn_default\": false}}", &cfg);
-	/* routes, rules, probes and recovery are implemented: no longer pending */
-	assert_string_equal(cfg.pending, "tunnels, segw, metrics");
+	/* every section but metrics is implemented: no longer pending */
+	assert_string_equal(cfg.pending, "metrics");
 	assert_false(cfg.routes.learn_default);
 	assert_int_equal(cfg.bind_default, NW_ACT_AUDIT);
 	nw_cfg_free(&cfg);
 
-	parse_ok("{\"tunnels\": null, \"binds\": {\"default_action\": \"deny\"}}", &cfg);
-	assert_string_equal(cfg.pending, "tunnels");
+	parse_ok("{\"metrics\": null, \"binds\": {\"default_action\": \"deny\"}}", &cfg);
+	assert_string_equal(cfg.pending, "metrics");
 	assert_int_equal(cfg.bind_default, NW_ACT_DENY);
 	nw_cfg_free(&cfg);
 
-	parse_ok("{\"segw\": {}, \"routes\": null}", &cfg);
-	assert_string_equal(cfg.pending, "segw");
+	parse_ok("{\"metrics\": {}, \"routes\": null}", &cfg);
+	assert_string_equal(cfg.pending, "metrics");
 	assert_true(cfg.routes.learn_default);
 	nw_cfg_free(&cfg);
 
@@ -244,6 +244,7 @@ static void test_pending_sections(void **state)
 	expect_error("{\"routes\": []}", "routes: expected an object, got an array");
 	expect_error("{\"metrics\": true}", "metrics: expected an object, got a boolean");
 	expect_error("{\"tunnels\": \"wg0\"}", "tunnels: expected an object, got a string");
+	expect_error("{\"segw\": 1}", "segw: expected an object, got a number");
 }
 
 static void test_unknown_keys(void **state)
