@@ -66,7 +66,7 @@ UNIT_TESTS += test_vici
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all clean check deps unit integration test bench demo install uninstall helpers
+.PHONY: all clean check deps unit integration test bench demo install uninstall helpers fuzz
 
 all: $(BUILD)/netwardd $(BUILD)/netwardctl helpers
 
@@ -160,6 +160,26 @@ check: deps
 # every tests/bench/*.sh, each appending its section to BENCHMARKS.md
 bench: deps all
 	$(Q)set -e; for b in tests/bench/*.sh; do BUILD=$(BUILD) $$b; done
+
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c, clang): each runs FUZZ_RUNS
+# inputs from its corpus (tests/fuzz/corpus/<name>); a crash is a bug and
+# its input a new regression seed
+FUZZ_RUNS ?= 200000
+FUZZERS := vici
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
+	       $(shell $(PKG_CONFIG) --cflags libcjson libsystemd 2>/dev/null)
+$(BUILD)/fuzz_vici: tests/fuzz/fuzz_vici.c user/vici_codec.c user/vici.h | $(BUILD)
+	$(msg) FUZZ $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_vici.c user/vici_codec.c -o $@ \
+		$(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
+
+fuzz: $(FUZZERS:%=$(BUILD)/fuzz_%)
+	$(Q)set -e; for f in $(FUZZERS); do \
+		echo "== fuzz_$$f: $(FUZZ_RUNS) runs"; \
+		mkdir -p $(BUILD)/fuzz-corpus-$$f; \
+		$(BUILD)/fuzz_$$f -runs=$(FUZZ_RUNS) -max_len=4096 -print_final_stats=1 \
+			$(BUILD)/fuzz-corpus-$$f tests/fuzz/corpus/$$f 2>&1 | tail -n 12; \
+	done
 
 demo: deps all
 	$(Q)BUILD=$(BUILD) tools/demo.sh

@@ -306,6 +306,9 @@ struct dec {
 	uint32_t next_serial;
 	cJSON *list;		/* the open list, or NULL */
 	struct seen seen;
+	/* items a later one of the same name replaced: kept until the end,
+	 * since the table still points into them (a replaced section's keys) */
+	cJSON *replaced;
 	char name[NAME_MAX_LEN + 1];
 	char *value;		/* VALUE_MAX_LEN + 1 */
 };
@@ -354,6 +357,16 @@ static int add_named(struct dec *d, cJSON *it)
 		goto fail;
 	s = seen_find(&d->seen, serial, hash, d->name);
 	if (s->item) {
+		cJSON *holder;
+
+		/* the old one's keys are still in the table: its children live on
+		 * in d->replaced until the end, the old item itself goes */
+		if ((!d->replaced && !(d->replaced = cJSON_CreateArray())) ||
+		    !(holder = cJSON_CreateObject()))
+			goto fail;
+		holder->child = s->item->child;
+		s->item->child = NULL;
+		cJSON_AddItemToArray(d->replaced, holder);
 		/* the replacement does not take the name over */
 		if (!(it->string = strdup(d->name)))
 			goto fail;
@@ -462,6 +475,7 @@ int nw_vici_decode(const uint8_t *buf, size_t len, cJSON **out)
 	root = NULL;
 cleanup:
 	cJSON_Delete(root);
+	cJSON_Delete(d.replaced);
 	free(d.value);
 	free(d.seen.slots);
 	return err;

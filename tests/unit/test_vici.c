@@ -463,6 +463,24 @@ static void test_decode_key_twice(void **state)
 	kv(&b, "x", "4");
 	end(&b);
 	assert_decodes_to(b.b, b.n, "{\"s\":{\"x\":\"4\"}}");
+	/* a replaced section's keys stay known to the decoder's table until
+	 * the end: growing the table after it must not touch freed items
+	 * (found by fuzzing: tests/fuzz/corpus/vici/regress-replaced-section) */
+	b.n = 0;
+	sec(&b, "D");
+	kv(&b, "C", "1");
+	end(&b);
+	sec(&b, "D");
+	end(&b);
+	for (int i = 0; i < 200; i++) {
+		snprintf(k, sizeof(k), "k%d", i);
+		kv(&b, k, "v");
+	}
+	assert_int_equal(nw_vici_decode(b.b, b.n, &m), 0);
+	assert_true(cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "D")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "D"), "C"));
+	cJSON_Delete(m);
+	m = NULL;
 	/* first, last and middle replaced: the order stays */
 	b.n = 0;
 	ls(&b, "a");
