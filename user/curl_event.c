@@ -302,3 +302,24 @@ unsigned nw_curl_running(const struct nw_curl *c)
 {
 	return c ? c->n_xfers : 0;
 }
+
+CURLcode nw_curl_setup(CURL *easy, const char *url, uint32_t timeout_ms, const char *user_agent)
+{
+	CURLcode rc;
+
+	if ((rc = curl_easy_setopt(easy, CURLOPT_URL, url)) ||
+	    (rc = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms)) ||
+	    (rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L)) ||
+	    (rc = curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L)) ||
+	    (rc = curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent)))
+		return rc;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if ((rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")))
+		return rc;
+#endif
+#if LIBCURL_VERSION_NUM >= 0x075700
+	if ((rc = curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L)))
+		return rc;
+#endif
+	return CURLE_OK;
+}

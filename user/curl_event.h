@@ -4,6 +4,7 @@
 #ifndef NETWARD_CURL_EVENT_H
 #define NETWARD_CURL_EVENT_H
 
+#include <stdint.h>
 #include <curl/curl.h>
 #include <systemd/sd-event.h>
 
@@ -22,6 +23,11 @@ typedef void (*nw_curl_done_fn)(void *ud, CURL *easy, CURLcode rc);
 int nw_curl_add(struct nw_curl *c, CURL *easy, nw_curl_done_fn done, void *ud);
 /* Stops a running transfer: done is not called; the caller still owns easy. */
 void nw_curl_remove(struct nw_curl *c, CURL *easy);
+/* What every netward request sets: the URL, a timeout, no signals, no
+ * redirects (a token must never follow one), http/https only, netward's
+ * user agent, and a cancelled transfer not waiting for its resolver. */
+CURLcode nw_curl_setup(CURL *easy, const char *url, uint32_t timeout_ms, const char *user_agent);
+
 /* transfers running */
 unsigned nw_curl_running(const struct nw_curl *c);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "netward/bind_guard.h"
 #include "netward/route_watch.h"
@@ -225,6 +226,17 @@ static const char *str(const cJSON *ev, const char *k)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, k);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+cJSON *nw_event_daemon(uint32_t netns, const char *message)
+{
+	cJSON *ev = nw_event_new(NW_EV_DAEMON, netns);
+
+	if (ev) {
+		cJSON_AddNumberToObject(ev, "pid", getpid());
+		cJSON_AddStringToObject(ev, "message", message);
+	}
+	return ev;
 }
 
 static double num(const cJSON *ev, const char *k)

@@ -19,6 +19,9 @@ int nw_event_type_public(unsigned type);
 /* A JSON object with the common fields: ts, type, netns. */
 cJSON *nw_event_new(unsigned type, uint32_t netns);
 
+/* A "daemon" event of netwardd's own: pid and message. */
+cJSON *nw_event_daemon(uint32_t netns, const char *message);
+
 /* Decodes one ring buffer record. cg_mount (may be NULL) resolves cgroup
  * ids to paths. Returns NULL and sets errno (EBADMSG) on a bad record. */
 cJSON *nw_event_decode(const void *data, size_t len, const char *cg_mount);

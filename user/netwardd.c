@@ -128,6 +128,8 @@ static void usage(FILE *f)
 "\n"
 "Examples:\n"
 "  netwardd --check-config --config /etc/netward/netward.json\n"
+"  netwardd --config /etc/netward/netward.json --dry-run\n"
+"  kill -HUP $(pidof netwardd)        # or: systemctl reload netwardd\n"
 "  ip netns exec lab netwardd --config lab.json --pin-dir /sys/fs/bpf/netward-lab \\\n"
 "      --socket /run/netward/lab.sock\n"
 "\n"
@@ -304,17 +306,15 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 
 static void daemon_event(struct daemon *d, const char *fmt, ...)
 {
-	cJSON *ev = nw_event_new(NW_EV_DAEMON, d->netns);
 	char msg[1024];
 	va_list ap;
+	cJSON *ev;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!ev)
+	if (!(ev = nw_event_daemon(d->netns, msg)))
 		return;
-	cJSON_AddNumberToObject(ev, "pid", getpid());
-	cJSON_AddStringToObject(ev, "message", msg);
 	dispatch(d, NW_EV_DAEMON, ev);
 	cJSON_Delete(ev);
 }

@@ -138,27 +138,14 @@ static CURLcode set_options(struct http_run *hr, const struct nw_probe_cfg *cfg)
 	CURL *easy = hr->easy;
 	CURLcode rc;
 
-	if ((rc = curl_easy_setopt(easy, CURLOPT_URL, cfg->target)) ||
+	if ((rc = nw_curl_setup(easy, cfg->target, cfg->timeout_ms, USER_AGENT)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, hr)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, hr->errbuf)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT)) ||
 	    /* every run tests a new connection, and leaves none behind */
 	    (rc = curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, 1L)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_FORBID_REUSE, 1L)))
 		return rc;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	if ((rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")))
-		return rc;
-#endif
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* a cancelled run does not wait for its resolver thread */
-	if ((rc = curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L)))
-		return rc;
-#endif
 	return set_local(easy, cfg);
 }
 

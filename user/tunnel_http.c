@@ -112,27 +112,14 @@ static CURLcode set_common(struct tunnel_xfer *x, const char *url, uint32_t time
 	CURL *easy = x->easy;
 	CURLcode rc;
 
-	if ((rc = curl_easy_setopt(easy, CURLOPT_URL, url)) ||
+	if ((rc = nw_curl_setup(easy, url, timeout_ms, USER_AGENT)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_VERBOSE, 0L)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_WRITEDATA, x)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header)) ||
 	    (rc = curl_easy_setopt(easy, CURLOPT_HEADERDATA, x)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L)) ||
-	    (rc = curl_easy_setopt(easy, CURLOPT_USERAGENT, USER_AGENT)))
+	    (rc = curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf)))
 		return rc;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	if ((rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https")))
-		return rc;
-#endif
-#if LIBCURL_VERSION_NUM >= 0x075700
-	/* a cancelled request does not wait for its resolver thread */
-	if ((rc = curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L)))
-		return rc;
-#endif
 	return CURLE_OK;
 }
 

@@ -66,18 +66,13 @@ void nw_tun_emit_state(struct tunnel *tun, const char *status, const char *previ
 
 void nw_tun_note(struct nw_tunnels *t, const char *fmt, ...)
 {
-	cJSON *ev = nw_event_new(NW_EV_DAEMON, t->netns);
 	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!ev)
-		return;
-	cJSON_AddNumberToObject(ev, "pid", getpid());
-	cJSON_AddStringToObject(ev, "message", msg);
-	nw_tun_emit(t, NW_EV_DAEMON, ev);
+	nw_tun_emit(t, NW_EV_DAEMON, nw_event_daemon(t->netns, msg));
 }
 
 static const char *gateway_name(enum tunnel_gw gw)

@@ -61,7 +61,9 @@ class Systemd(dbus.service.Object):
     @dbus.service.method(SD + ".Manager", in_signature="ss", out_signature="o")
     def StartUnit(self, name, mode):
         say("StartUnit", name, mode)
-        self.units.setdefault(name, Unit(self.bus, name)).state = "active"
+        if name not in self.units:  # one object per path: register it once
+            self.units[name] = Unit(self.bus, name)
+        self.units[name].state = "active"
         return self.job()
 
     @dbus.service.method(SD + ".Manager", in_signature="ss", out_signature="o")
