@@ -184,20 +184,34 @@ fuzz: $(FUZZERS:%=$(BUILD)/fuzz_%)
 demo: deps all
 	$(Q)BUILD=$(BUILD) tools/demo.sh
 
-install: all
+# DESTDIR= PREFIX= (default /usr/local): binaries in $(PREFIX)/sbin, the unit
+# in $(PREFIX)/lib/systemd/system (its ExecStart rewritten to
+# $(PREFIX)/sbin/netwardd), man pages, the example configuration in
+# $(PREFIX)/share/doc/netward, bash completion. Uses the binaries as built.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/netward
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALLED := $(PREFIX)/sbin/netwardd $(PREFIX)/sbin/netwardctl \
+	     $(PREFIX)/share/man/man8/netwardd.8 $(PREFIX)/share/man/man8/netwardctl.8 \
+	     $(PREFIX)/share/man/man5/netward.json.5 $(UNITDIR)/netwardd.service \
+	     $(DOCDIR)/netward.json.example $(BASHCOMPDIR)/netwardctl
+
+install: $(BUILD)/netwardd $(BUILD)/netwardctl
 	install -D -m 0755 $(BUILD)/netwardd $(DESTDIR)$(PREFIX)/sbin/netwardd
 	install -D -m 0755 $(BUILD)/netwardctl $(DESTDIR)$(PREFIX)/sbin/netwardctl
 	install -D -m 0644 man/netwardd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardd.8
 	install -D -m 0644 man/netwardctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardctl.8
 	install -D -m 0644 man/netward.json.5 $(DESTDIR)$(PREFIX)/share/man/man5/netward.json.5
-	install -D -m 0644 systemd/netwardd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/netwardd.service
-	install -D -m 0644 etc/netward.json.example $(DESTDIR)$(PREFIX)/share/doc/netward/netward.json.example
+	install -D -m 0644 systemd/netwardd.service $(DESTDIR)$(UNITDIR)/netwardd.service
+	sed -i 's|^ExecStart=/usr/local/sbin/netwardd\b|ExecStart=$(PREFIX)/sbin/netwardd|' \
+		$(DESTDIR)$(UNITDIR)/netwardd.service
+	grep -q '^ExecStart=$(PREFIX)/sbin/netwardd\b' $(DESTDIR)$(UNITDIR)/netwardd.service
+	install -D -m 0644 etc/netward.json.example $(DESTDIR)$(DOCDIR)/netward.json.example
+	install -D -m 0644 completion/netwardctl.bash $(DESTDIR)$(BASHCOMPDIR)/netwardctl
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/netwardd $(DESTDIR)$(PREFIX)/sbin/netwardctl \
-	      $(DESTDIR)$(PREFIX)/share/man/man8/netwardd.8 $(DESTDIR)$(PREFIX)/share/man/man8/netwardctl.8 \
-	      $(DESTDIR)$(PREFIX)/share/man/man5/netward.json.5 \
-	      $(DESTDIR)$(PREFIX)/lib/systemd/system/netwardd.service
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build build-san
