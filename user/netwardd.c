@@ -33,6 +33,7 @@
 #include "events.h"
 #include "listeners.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "route_guard.h"
 #include "route_watch.h"
@@ -88,6 +89,7 @@ struct daemon {
 	struct nw_recovery_run *rec;
 	struct nw_tunnels *tunnels;	/* issue 6 */
 	struct nw_segw *segw;		/* issue 7 */
+	struct nw_metrics *metrics;	/* issue 8: the Prometheus textfile */
 	const char *state_dir;
 	struct nw_wildcard_owner owners[32];	/* bind guard reports, a ring */
 	size_t n_owners, owner_next;
@@ -293,6 +295,7 @@ static void dispatch(struct daemon *d, unsigned type, cJSON *ev)
 	if (!json)
 		return;
 	d->events_seen++;
+	nw_metrics_note_event(d->metrics, type, ev);
 	nw_history_add(&d->hist, type, json);
 	if (d->ctl)
 		nw_control_broadcast(d->ctl, type, json);
@@ -721,11 +724,23 @@ static int load_psks(struct daemon *d, const struct nw_cfg *cfg, struct nw_secre
 
 	if (!p)
 		return -ENOMEM;
-	for (size_t i = 0; i < n && !r; i++)
-		if (cfg->segw.conns[i].psk_file &&
-		    (r = nw_secret_load(cfg->segw.conns[i].psk_file, &p[i], msg, sizeof(msg))))
+	for (size_t i = 0; i < n && !r; i++) {
+		const char *path = cfg->segw.conns[i].psk_file;
+		size_t j;
+
+		if (!path)
+			continue;
+		for (j = 0; j < i; j++)
+			if (cfg->segw.conns[j].psk_file && !strcmp(cfg->segw.conns[j].psk_file, path))
+				break;
+		if (j < i) {
+			p[i] = nw_secret_ref(p[j]);
+			continue;
+		}
+		if ((r = nw_secret_load(path, &p[i], msg, sizeof(msg))))
 			snprintf(err, errlen, "%s: segw.connections[%zu].psk_file: %s",
 				 d->config_found ? d->config_path : "(defaults)", i, msg);
+	}
 	if (r) {
 		for (size_t i = 0; i < n; i++)
 			nw_secret_free(p[i]);
@@ -854,6 +869,39 @@ static void scan_listeners(struct daemon *d)
 	free(v);
 }
 
+/* --- metrics (issue 8): the state at each write of metrics.textfile -------- */
+
+static void metrics_collect(void *ud, struct nw_metrics_input *in)
+{
+	struct daemon *d = ud;
+	uint64_t up_ns = nw_now_ns(CLOCK_MONOTONIC) - d->started_ns;
+
+	in->version = NW_VERSION;
+	in->start_time_s = (double)(nw_now_ns(CLOCK_REALTIME) - up_ns) / 1e9;
+	in->has_bpf = d->bind && !nw_counters_read(nw_bind_guard_counters_fd(d->bind), &in->bpf);
+	/* the modules' status JSON, which the writer deletes */
+	if (d->guard && (in->route_guard = cJSON_CreateObject()))
+		nw_route_guard_status(d->guard, in->route_guard);
+	if (d->rec && (in->connectivity = cJSON_CreateObject()))
+		nw_recovery_run_status(d->rec, in->connectivity);
+	if (d->tunnels && (in->tunnels = cJSON_CreateObject()))
+		nw_tunnels_status(d->tunnels, in->tunnels);
+	if (d->segw && (in->segw = cJSON_CreateObject()))
+		nw_segw_status(d->segw, in->segw);
+	in->reloads = d->reloads;
+	in->reload_failures = d->reload_failures;
+}
+
+static const struct nw_metrics_ops metrics_ops = { .collect = metrics_collect };
+
+static void configure_metrics(struct daemon *d)
+{
+	int r = nw_metrics_configure(d->metrics, d->e, &d->cfg.metrics, &metrics_ops, d);
+
+	if (r)
+		log_err("metrics: %s (no metrics textfile)", strerror(-r));
+}
+
 /* --- configuration -------------------------------------------------------- */
 
 static int load_config(struct daemon *d, struct nw_cfg *cfg, char *err, size_t errlen)
@@ -889,10 +937,21 @@ static int load_tokens(struct daemon *d, const struct nw_cfg *cfg, struct nw_sec
 
 	if (!t)
 		return -ENOMEM;
-	for (size_t i = 0; i < n && !r; i++)
-		if ((r = nw_secret_load(cfg->tunnels.watch[i].token_file, &t[i], msg, sizeof(msg))))
+	for (size_t i = 0; i < n && !r; i++) {
+		const char *path = cfg->tunnels.watch[i].token_file;
+		size_t j;
+
+		/* one mapping a file, whatever the number of tunnels naming it */
+		for (j = 0; j < i && strcmp(cfg->tunnels.watch[j].token_file, path); j++)
+			;
+		if (j < i) {
+			t[i] = nw_secret_ref(t[j]);
+			continue;
+		}
+		if ((r = nw_secret_load(path, &t[i], msg, sizeof(msg))))
 			snprintf(err, errlen, "%s: tunnels.watch[%zu].token_file: %s",
 				 d->config_found ? d->config_path : "(defaults)", i, msg);
+	}
 	if (r) {
 		for (size_t i = 0; i < n; i++)
 			nw_secret_free(t[i]);
@@ -1069,6 +1128,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 		d->reload_failures++;
 		snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
 		log_err("reload rejected, keeping the running configuration: %s", err);
+		nw_metrics_changed(d->metrics);
 		sd_notify(0, "READY=1");
 		return r;
 	}
@@ -1099,6 +1159,7 @@ static int reload(struct daemon *d, char *err, size_t errlen)
 	nw_log_set_level(d->cfg.log_level);
 	log_pending(d, &d->cfg);
 	d->reloads++;
+	configure_metrics(d);
 	d->last_reload_error[0] = 0;
 	daemon_event(d, "configuration reloaded from %s",
 		     d->config_found ? d->config_path : "built-in defaults");
@@ -1168,6 +1229,8 @@ static void status(struct daemon *d, cJSON *r)
 	cJSON_AddNumberToObject(ev, "history", (double)d->hist.count);
 	cJSON_AddNumberToObject(ev, "followers", nw_control_followers(d->ctl));
 	add_counters(d, r);
+	if (d->metrics)
+		nw_metrics_status(d->metrics, cJSON_AddObjectToObject(r, "metrics"));
 	cJSON_AddNumberToObject(r, "reloads", d->reloads);
 	cJSON_AddNumberToObject(r, "reload_failures", d->reload_failures);
 	if (d->last_reload_error[0])
@@ -1517,6 +1580,7 @@ static void cleanup(struct daemon *d, bool detach)
 	for (size_t i = 0; i < NW_ARRAY_SIZE(d->autobinds); i++)
 		if (d->autobinds[i])
 			autobind_done(d->autobinds[i]);
+	nw_metrics_free(d->metrics);	/* removes its file: no stale values */
 	nw_segw_free(d->segw);
 	nw_tunnels_free(d->tunnels);
 	nw_recovery_run_free(d->rec);
@@ -1616,6 +1680,8 @@ int main(int argc, char **argv)
 
 	/* everything that can fail without side effects comes before BPF */
 	if ((r = sd_event_default(&d.e)) < 0)
+		goto fail;
+	if ((r = nw_metrics_new(&d.metrics)))
 		goto fail;
 	/* before the route guard, whose monitor reports changes */
 	if ((r = nw_churn_new(&d.churn, d.cfg.rules_cfg.storm_threshold, d.cfg.rules_cfg.window_ms)))
@@ -1740,6 +1806,7 @@ int main(int argc, char **argv)
 	if (d.cfg.scan_listeners)
 		scan_listeners(&d);
 	ring_buffer__consume(d.rb);	/* anything that raced the start */
+	configure_metrics(&d);
 	notify_status(&d);
 	sd_notify(0, "READY=1");
 

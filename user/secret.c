@@ -30,6 +30,7 @@
 
 struct nw_secret {
 	size_t map_size;
+	unsigned refs;		/* holders beyond the first (nw_secret_ref) */
 	size_t len;
 	char id[SECRET_ID_LEN];
 	char value[];		/* SECRET_READ_MAX + 1 bytes: the file, then the value */
@@ -61,9 +62,20 @@ void nw_secret_free(struct nw_secret *s)
 
 	if (!s)
 		return;
+	if (s->refs) {
+		s->refs--;
+		return;
+	}
 	size = s->map_size;
 	explicit_bzero(s, size);
 	munmap(s, size);
+}
+
+struct nw_secret *nw_secret_ref(struct nw_secret *s)
+{
+	if (s)
+		s->refs++;
+	return s;
 }
 
 static int new_mapping(const char *path, struct nw_secret **out, char *err, size_t errlen)

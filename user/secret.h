@@ -31,7 +31,10 @@ const char *nw_secret_value(const struct nw_secret *s, size_t *len);
  * 12 hex digits of SHA-256 of the value (two files with the same token
  * share one request budget). */
 const char *nw_secret_id(const struct nw_secret *s);
-/* Wipes (explicit_bzero) and unmaps. NULL is fine. */
+/* One more holder of s (many connections naming one file share one
+ * mapping): each holder calls nw_secret_free once. Returns s. */
+struct nw_secret *nw_secret_ref(struct nw_secret *s);
+/* Drops one holder; the last wipes (explicit_bzero) and unmaps. NULL is fine. */
 void nw_secret_free(struct nw_secret *s);
 
 #endif
