@@ -700,7 +700,7 @@ static int parse_sections(struct nw_cfg_ctx *c, const cJSON *root, struct nw_cfg
 					   "rules", "probes", "recovery", "tunnels", "segw",
 					   "metrics", "log", NULL };
 	/* in SPEC.md, handled by later versions: type-checked, then ignored */
-	static const char *const later[] = { "metrics", NULL };
+	static const char *const later[] = { NULL };
 	const cJSON *v, *s;
 	uint64_t u;
 	int err;
@@ -786,6 +786,9 @@ static int parse_sections(struct nw_cfg_ctx *c, const cJSON *root, struct nw_cfg
 	if ((s = cJSON_GetObjectItemCaseSensitive(root, "segw")) &&
 	    (err = nw_cfg_parse_segw(c, s, cfg)))
 		return err;
+	if ((s = cJSON_GetObjectItemCaseSensitive(root, "metrics")) &&
+	    (err = nw_cfg_parse_metrics(c, s, cfg)))
+		return err;
 	if (cfg->recovery.enabled && !cfg->n_probes)
 		return nw_cfg_fail(c, "recovery", "needs probes: without a \"probes\" entry "
 				   "nothing ever says the host is offline");
@@ -823,6 +826,8 @@ void nw_cfg_defaults(struct nw_cfg *cfg)
 	cfg->tunnels.interval_ms = 3000;
 	cfg->tunnels.timeout_ms = 2000;
 	cfg->segw.initiate_timeout_ms = 10000;
+	cfg->segw.retry_delay_ms = 1000;
+	cfg->metrics.interval_ms = NW_METRICS_INTERVAL_MS;
 }
 
 void nw_cfg_free(struct nw_cfg *cfg)
@@ -839,6 +844,7 @@ void nw_cfg_free(struct nw_cfg *cfg)
 	nw_recovery_cfg_free(&cfg->recovery);
 	nw_tunnels_cfg_free(&cfg->tunnels);
 	nw_segw_cfg_free(&cfg->segw);
+	free(cfg->metrics.textfile);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

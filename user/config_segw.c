@@ -42,6 +42,7 @@ void nw_segw_cfg_free(struct nw_segw_cfg *c)
 	free(c->vici_socket);
 	memset(c, 0, sizeof(*c));
 	c->initiate_timeout_ms = 10000;
+	c->retry_delay_ms = 1000;
 }
 
 int nw_segw_split_addrs(const char *list, char ***out, size_t *n, char *why, size_t whylen)
@@ -219,8 +220,8 @@ static int parse_conn(struct nw_cfg_ctx *c, const cJSON *o, const char *path, vo
 
 int nw_cfg_parse_segw(struct nw_cfg_ctx *c, const cJSON *o, struct nw_cfg *cfg)
 {
-	static const char *const keys[] = { "vici_socket", "initiate_timeout_ms", "connections",
-					    NULL };
+	static const char *const keys[] = { "vici_socket", "initiate_timeout_ms", "retry_delay_ms",
+					    "connections", NULL };
 	struct nw_segw_cfg *s = &cfg->segw;
 	const cJSON *v;
 	int err;
@@ -243,7 +244,9 @@ int nw_cfg_parse_segw(struct nw_cfg_ctx *c, const cJSON *o, struct nw_cfg *cfg)
 			return nw_cfg_fail(c, "segw.vici_socket", "longer than 107 bytes");
 	}
 	if ((err = nw_cfg_get_section_u32(c, o, "segw", "initiate_timeout_ms", 100, 600000,
-					  &s->initiate_timeout_ms)))
+					  &s->initiate_timeout_ms)) ||
+	    (err = nw_cfg_get_section_u32(c, o, "segw", "retry_delay_ms", 0, 600000,
+					  &s->retry_delay_ms)))
 		return err;
 	if (!(v = cJSON_GetObjectItemCaseSensitive(o, "connections")))
 		return nw_cfg_fail(c, "segw.connections", "missing (the connections to fail over)");

@@ -292,6 +292,29 @@ static int verb_status(int argc, char **argv)
 			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cn, "recovery_enabled"))
 				       ? "on" : "off", n_of(cn, "level"));
 	}
+	{
+		const cJSON *tn = cJSON_GetObjectItemCaseSensitive(r, "tunnels");
+		const cJSON *sg = cJSON_GetObjectItemCaseSensitive(r, "segw");
+		const cJSON *o;
+		int n = 0, down = 0, up = 0;
+
+		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(tn, "tunnels")) {
+			n++;
+			down += cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "down"));
+		}
+		if (n)
+			printf("tunnels:   %d polled, %d down (netwardctl tunnels)\n", n, down);
+		n = 0;
+		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(sg, "connections")) {
+			n++;
+			up += !strcmp(s_of(o, "state"), "up");
+		}
+		if (n)
+			printf("segw:      %d connection%s, %d up, charon %s (netwardctl segw)\n", n,
+			       n == 1 ? "" : "s", up,
+			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sg, "connected"))
+				       ? "connected" : "not connected");
+	}
 	if (n_of(r, "reload_failures"))
 		printf("reloads:   %.0f, %.0f rejected; last: %s\n", n_of(r, "reloads"),
 		       n_of(r, "reload_failures"), s_of(r, "last_reload_error"));

@@ -48,6 +48,7 @@ struct conn {
 	bool switching;			/* terminate the old SA first */
 	bool manual;			/* the pending switch was asked for by a user */
 	struct nw_vici *cmd;		/* its command connection while working */
+	sd_event_source *retry;		/* the pause before a next attempt */
 	unsigned step;			/* position in the load/initiate sequence */
 	unsigned gen;			/* replies of older generations are stale */
 	char uniqueid[16];		/* of the IKE SA that is up */
@@ -62,7 +63,7 @@ struct nw_segw {
 	struct nw_segw_ops ops;
 	void *ud;
 	char *socket;
-	uint32_t initiate_timeout_ms;
+	uint32_t initiate_timeout_ms, retry_delay_ms;
 	bool dry_run;
 	struct nw_vici *events;
 	bool connected;
@@ -223,6 +224,15 @@ static void on_reply(void *ud, int err, const cJSON *reply)
 	next_step(c);
 }
 
+/* load-shared's "data" is the PSK: wiped before the tree is freed */
+static void wipe_secret(cJSON *msg)
+{
+	cJSON *data = cJSON_GetObjectItemCaseSensitive(msg, "data");
+
+	if (cJSON_IsString(data))
+		explicit_bzero(data->valuestring, strlen(data->valuestring));
+}
+
 static int send_cmd(struct conn *c, const char *what, cJSON *msg, uint64_t timeout_ms)
 {
 	struct reply_ctx *r = calloc(1, sizeof(*r));
@@ -236,6 +246,7 @@ static int send_cmd(struct conn *c, const char *what, cJSON *msg, uint64_t timeo
 	r->gen = c->gen;
 	r->what = what;
 	err = nw_vici_command(c->cmd, what, msg, timeout_ms, on_reply, r);
+	wipe_secret(msg);
 	cJSON_Delete(msg);
 	if (err)
 		free(r);
@@ -405,6 +416,8 @@ static void start(struct conn *c)
 	static const char *const no_events[] = { NULL };
 	int err;
 
+	if (c->retry)		/* a pending pause is over: this start replaces it */
+		sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
 	if (c->state == C_EXHAUSTED || c->state == C_REFUSED || !s->connected)
 		return;
 	if (s->dry_run) {	/* watch what charon does, do nothing */
@@ -439,6 +452,34 @@ static void pump(struct nw_segw *s)
 	for (size_t i = 0; i < s->n_conns && s->workers < MAX_WORKERS; i++)
 		if (s->conns[i].queued)
 			start(&s->conns[i]);
+}
+
+static int on_retry(sd_event_source *src, uint64_t usec, void *ud)
+{
+	struct conn *c = ud;
+	(void)src;
+	(void)usec;
+
+	start(c);
+	return 0;
+}
+
+/* start(c) after the retry delay: 0, or -errno (then at once) */
+static int later(struct conn *c)
+{
+	int r;
+
+	c->state = C_IDLE;
+	if (!c->retry) {
+		r = sd_event_add_time_relative(c->s->e, &c->retry, CLOCK_MONOTONIC,
+					       (uint64_t)c->s->retry_delay_ms * 1000, 1000,
+					       on_retry, c);
+		if (r < 0)
+			return r;
+	} else {
+		sd_event_source_set_time_relative(c->retry, (uint64_t)c->s->retry_delay_ms * 1000);
+	}
+	return sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
 /* The current gateway did not work out (or the SA was lost): next one, or
@@ -480,6 +521,11 @@ static void failed(struct conn *c, const char *why)
 	emit(c, NW_EV_SEGW_FAILOVER, ev, "connection '%s': %s -> %s (attempt %u of %u): %s",
 	     c->cfg.name, c->cfg.gateways[from], gw(c), c->failures, c->cfg.max_retries, why);
 	c->switching = true;
+	/* the first failover goes at once; later attempts in a row wait */
+	if (c->failures >= 2 && c->s->retry_delay_ms && later(c) == 0) {
+		pump(c->s);
+		return;
+	}
 	start(c);
 	pump(c->s);
 }
@@ -618,6 +664,7 @@ static void conn_clear(struct conn *c)
 {
 	c->gen++;
 	release(c);
+	c->retry = sd_event_source_disable_unref(c->retry);
 	for (size_t j = 0; j < c->cfg.n_gateways; j++)
 		free(c->cfg.gateways[j]);
 	free(c->cfg.gateways);
@@ -731,6 +778,7 @@ int nw_segw_new(struct nw_segw **out, sd_event *e, uint32_t netns, const struct 
 	s->ops = *ops;
 	s->ud = ud;
 	s->initiate_timeout_ms = cfg->initiate_timeout_ms;
+	s->retry_delay_ms = cfg->retry_delay_ms;
 	s->dry_run = cfg->dry_run;
 	if (!(s->socket = strdup(cfg->vici_socket ? cfg->vici_socket : NW_SEGW_DEFAULT_SOCKET))) {
 		free_psks(psks, cfg->n_conns);

@@ -40,6 +40,9 @@ struct nw_segw_cfg {
 	bool enabled;			/* at least one connection */
 	char *vici_socket;		/* NULL: NW_SEGW_DEFAULT_SOCKET */
 	uint32_t initiate_timeout_ms;	/* an initiate's answer, default 10000 */
+	uint32_t retry_delay_ms;	/* pause before the 2nd and later attempts in a row,
+					 * default 1000 (a gateway that refuses at once
+					 * must not burn every retry in milliseconds) */
 	struct nw_segw_conn_cfg *conns;
 	size_t n_conns;
 	bool dry_run;			/* not a key: netwardd --dry-run (observe SAs, say what

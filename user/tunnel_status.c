@@ -195,7 +195,8 @@ void nw_tunnels_summary(struct nw_tunnels *t, char *buf, size_t size)
 	if (started == 1 && down == 1)
 		snprintf(buf + l, size - l, " (backup started)");
 	else if (started)
-		snprintf(buf + l, size - l, " (%zu backups started)", started);
+		snprintf(buf + l, size - l, " (%zu backup%s started)", started,
+			 started == 1 ? "" : "s");
 	l = strlen(buf);
 	if (rejected)
 		snprintf(buf + l, size - l, ", %zu token%s rejected", rejected,

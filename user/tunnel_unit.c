@@ -100,9 +100,14 @@ static void started(struct tunnel *tun, const char *job)
 	tun->unit_error[0] = 0;
 	if (!(ev = nw_tun_event(tun, NW_EV_UNIT_STARTED)))
 		return;
+	char msg[NW_UNIT_NAME_MAX + 160];
+
 	cJSON_AddStringToObject(ev, "unit", tun->cfg.service);
 	cJSON_AddStringToObject(ev, "job", job ? job : "");
 	cJSON_AddNumberToObject(ev, "reaction_us", (double)tun->reaction_us);
+	snprintf(msg, sizeof(msg), "tunnel %s is down: started %s, %llu us after the answer",
+		 tun->cfg.name, tun->cfg.service, (unsigned long long)tun->reaction_us);
+	cJSON_AddStringToObject(ev, "message", msg);
 	nw_tun_emit(tun->t, NW_EV_UNIT_STARTED, ev);
 }
 
@@ -117,8 +122,13 @@ static void stopped(struct tunnel *tun, const char *job)
 	tun->unit_error[0] = 0;
 	if (!(ev = nw_tun_event(tun, NW_EV_UNIT_STOPPED)))
 		return;
+	char msg[NW_UNIT_NAME_MAX + 96];
+
 	cJSON_AddStringToObject(ev, "unit", tun->cfg.service);
 	cJSON_AddStringToObject(ev, "job", job ? job : "");
+	snprintf(msg, sizeof(msg), "tunnel %s is back: stopped %s", tun->cfg.name,
+		 tun->cfg.service);
+	cJSON_AddStringToObject(ev, "message", msg);
 	nw_tun_emit(tun->t, NW_EV_UNIT_STOPPED, ev);
 }
 

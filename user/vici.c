@@ -120,6 +120,9 @@ static void cmd_free(struct cmd *c)
 {
 	if (!c)
 		return;
+	/* a load-shared frame holds a pre-shared key */
+	if (c->frame)
+		explicit_bzero(c->frame, c->len);
 	free(c->frame);
 	free(c);
 }
