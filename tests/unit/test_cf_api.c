@@ -33,6 +33,17 @@ static struct nw_cf_reply parse(long http, const char *body, const char *retry_a
 	return r;
 }
 
+/* the reply to http and body (no Retry-After): outcome, and exactly error */
+static struct nw_cf_reply expect(long http, const char *body, enum nw_cf_outcome outcome,
+				 const char *error)
+{
+	struct nw_cf_reply r = parse(http, body, NULL);
+
+	assert_int_equal(r.outcome, outcome);
+	assert_string_equal(r.error, error);
+	return r;
+}
+
 static const char *ok_body(const char *status)
 {
 	static char buf[512];
@@ -104,21 +115,17 @@ static void test_api_error(void **state)
 	struct nw_cf_reply r;
 	(void)state;
 
-	r = parse(200, "{\"success\":false,\"errors\":[{\"code\":1003,\"message\":\"Invalid "
-		       "tunnel id\"}],\"messages\":[],\"result\":null}", NULL);
-	assert_int_equal(r.outcome, NW_CF_API_ERROR);
+	r = expect(200, "{\"success\":false,\"errors\":[{\"code\":1003,\"message\":\"Invalid "
+		   "tunnel id\"}],\"messages\":[],\"result\":null}", NW_CF_API_ERROR,
+		   "code 1003: Invalid tunnel id");
 	assert_int_equal(r.status, NW_TUNNEL_UNKNOWN);
-	assert_string_equal(r.error, "code 1003: Invalid tunnel id");
 
-	r = parse(200, "{\"success\":false,\"errors\":[{\"code\":1003,\"message\":\"a\"},"
-		       "{\"code\":1004,\"message\":\"b\"},{\"code\":1005}],\"result\":null}", NULL);
-	assert_int_equal(r.outcome, NW_CF_API_ERROR);
-	assert_string_equal(r.error, "code 1003: a (+2 more)");
+	expect(200, "{\"success\":false,\"errors\":[{\"code\":1003,\"message\":\"a\"},"
+	       "{\"code\":1004,\"message\":\"b\"},{\"code\":1005}],\"result\":null}",
+	       NW_CF_API_ERROR, "code 1003: a (+2 more)");
 
-	r = parse(200, "{\"success\":false,\"errors\":[],\"result\":{\"status\":\"healthy\"}}",
-		  NULL);
-	assert_int_equal(r.outcome, NW_CF_API_ERROR);
-	assert_string_equal(r.error, "success false without errors");
+	expect(200, "{\"success\":false,\"errors\":[],\"result\":{\"status\":\"healthy\"}}",
+	       NW_CF_API_ERROR, "success false without errors");
 
 	r = parse(200, "{\"success\":false,\"errors\":[{\"code\":7}]}", NULL);
 	assert_string_equal(r.error, "code 7");
@@ -139,46 +146,31 @@ static void test_bad_reply(void **state)
 	char longer[200];
 	(void)state;
 
-	r = parse(200, "<html>502 Bad Gateway</html>", NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "not JSON at byte 0");
+	expect(200, "<html>502 Bad Gateway</html>", NW_CF_BAD_REPLY, "not JSON at byte 0");
 	r = parse(200, "{\"success\":true,", NULL);
 	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
 	assert_non_null(strstr(r.error, "not JSON"));
 	r = parse(200, "", NULL);
 	assert_string_equal(r.error, "not JSON (empty body)");
-	r = parse(200, NULL, NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "not JSON (empty body)");
-	r = parse(200, "[1,2,3]", NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "not a JSON object");
-	r = parse(200, "{\"result\":{\"status\":\"healthy\"}}", NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "no \"success\": true");
-	r = parse(200, "{\"success\":true}", NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "no result.status");
+	expect(200, NULL, NW_CF_BAD_REPLY, "not JSON (empty body)");
+	expect(200, "[1,2,3]", NW_CF_BAD_REPLY, "not a JSON object");
+	expect(200, "{\"result\":{\"status\":\"healthy\"}}", NW_CF_BAD_REPLY,
+	       "no \"success\": true");
+	expect(200, "{\"success\":true}", NW_CF_BAD_REPLY, "no result.status");
 	r = parse(200, "{\"success\":true,\"result\":null}", NULL);
 	assert_string_equal(r.error, "no result.status");
 	r = parse(200, "{\"success\":true,\"result\":{\"status\":3}}", NULL);
 	assert_string_equal(r.error, "no result.status");
-	r = parse(200, ok_body("weird"), NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
+	r = expect(200, ok_body("weird"), NW_CF_BAD_REPLY, "result.status \"weird\" is unknown");
 	assert_int_equal(r.status, NW_TUNNEL_UNKNOWN);
-	assert_string_equal(r.error, "result.status \"weird\" is unknown");
 	r = parse(200, ok_body("HEALTHY"), NULL);
 	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
 	memset(longer, 'x', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = 0;
-	r = parse(200, ok_body(longer), NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error,
-			    "result.status \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"... is unknown");
+	expect(200, ok_body(longer), NW_CF_BAD_REPLY,
+	       "result.status \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"... is unknown");
 	/* a redirect is not followed (the token would go with it) */
-	r = parse(302, "", NULL);
-	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
-	assert_string_equal(r.error, "unexpected HTTP 302");
+	expect(302, "", NW_CF_BAD_REPLY, "unexpected HTTP 302");
 	r = parse(101, NULL, NULL);
 	assert_int_equal(r.outcome, NW_CF_BAD_REPLY);
 }
@@ -188,22 +180,15 @@ static void test_http_errors(void **state)
 	struct nw_cf_reply r;
 	(void)state;
 
-	r = parse(401, "{\"success\":false,\"errors\":[{\"code\":10000,\"message\":"
-		       "\"Authentication error\"}],\"messages\":[],\"result\":null}", NULL);
-	assert_int_equal(r.outcome, NW_CF_AUTH);
+	r = expect(401, "{\"success\":false,\"errors\":[{\"code\":10000,\"message\":"
+		   "\"Authentication error\"}],\"messages\":[],\"result\":null}", NW_CF_AUTH,
+		   "HTTP 401: code 10000: Authentication error");
 	assert_int_equal(r.http_status, 401);
-	assert_string_equal(r.error, "HTTP 401: code 10000: Authentication error");
-	r = parse(403, "Forbidden", NULL);
-	assert_int_equal(r.outcome, NW_CF_AUTH);
-	assert_string_equal(r.error, "HTTP 403");
+	expect(403, "Forbidden", NW_CF_AUTH, "HTTP 403");
 
-	r = parse(500, "{\"success\":false,\"errors\":[{\"code\":1,\"message\":\"Internal\"}]}",
-		  NULL);
-	assert_int_equal(r.outcome, NW_CF_SERVER);
-	assert_string_equal(r.error, "HTTP 500: code 1: Internal");
-	r = parse(502, "<html>bad gateway</html>", NULL);
-	assert_int_equal(r.outcome, NW_CF_SERVER);
-	assert_string_equal(r.error, "HTTP 502");
+	expect(500, "{\"success\":false,\"errors\":[{\"code\":1,\"message\":\"Internal\"}]}",
+	       NW_CF_SERVER, "HTTP 500: code 1: Internal");
+	expect(502, "<html>bad gateway</html>", NW_CF_SERVER, "HTTP 502");
 	r = parse(599, NULL, NULL);
 	assert_int_equal(r.outcome, NW_CF_SERVER);
 
@@ -212,9 +197,7 @@ static void test_http_errors(void **state)
 		       "invalid?\"}]}", NULL);
 	assert_int_equal(r.outcome, NW_CF_CLIENT);
 	assert_non_null(strstr(r.error, "HTTP 404: code 7003: Could not route"));
-	r = parse(400, NULL, NULL);
-	assert_int_equal(r.outcome, NW_CF_CLIENT);
-	assert_string_equal(r.error, "HTTP 400");
+	expect(400, NULL, NW_CF_CLIENT, "HTTP 400");
 }
 
 static void test_transport(void **state)

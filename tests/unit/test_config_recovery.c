@@ -15,51 +15,27 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "cfg_assert.h"
 
 #define PROBE "{\"name\": \"gw\", \"type\": \"icmp\", \"target\": \"192.0.2.1\"}"
 
-static void parse_ok(const char *text, struct nw_cfg *cfg)
+static void cfg_assert_empty(const struct nw_cfg *cfg)
 {
-	char err[NW_ERR_LEN] = "";
-	int r = nw_cfg_parse(text, cfg, err, sizeof(err));
-
-	if (r)
-		fail_msg("%s: returned %d: %s", text, r, err);
-}
-
-static void expect_error(const char *text, const char *msg)
-{
-	char err[NW_ERR_LEN] = "";
-	struct nw_cfg cfg;
-	int r = nw_cfg_parse(text, &cfg, err, sizeof(err));
-
-	if (r != -EINVAL)
-		fail_msg("%s: returned %d, expected -EINVAL (%s)", text, r, msg);
-	if (strcmp(err, msg))
-		fail_msg("%s:\n  got      \"%s\"\n  expected \"%s\"", text, err, msg);
-	assert_null(cfg.probes);
-	assert_int_equal(cfg.n_probes, 0);
-	assert_null(cfg.recovery.vpn_interfaces[0]);
-	nw_cfg_free(&cfg);
+	assert_null(cfg->probes);
+	assert_int_equal(cfg->n_probes, 0);
+	assert_null(cfg->recovery.vpn_interfaces[0]);
 }
 
 /* {"probes": [<probe>]} must fail with msg */
 static void probe_error(const char *probe, const char *msg)
 {
-	char text[4096];
-
-	snprintf(text, sizeof(text), "{\"probes\": [%s]}", probe);
-	expect_error(text, msg);
+	expect_errorf(msg, "{\"probes\": [%s]}", probe);
 }
 
 /* {"probes": [PROBE], "recovery": <rec>} must fail with msg */
 static void recovery_error(const char *rec, const char *msg)
 {
-	char text[4096];
-
-	snprintf(text, sizeof(text), "{\"probes\": [" PROBE "], \"recovery\": %s}", rec);
-	expect_error(text, msg);
+	expect_errorf(msg, "{\"probes\": [" PROBE "], \"recovery\": %s}", rec);
 }
 
 static void test_defaults(void **state)

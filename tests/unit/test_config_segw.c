@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "cfg_assert.h"
 #include "segw.h"
 
 #define CONN "\"conn\": {\"version\": 2, \"local\": {\"auth\": \"psk\", \"id\": \"c.lab\"}}"
@@ -72,35 +72,22 @@ static void test_split(void **state)
 	split_bad(many, "more than 16 gateways");
 }
 
-static void parse_ok(const char *text, struct nw_cfg *cfg)
+static void cfg_assert_empty(const struct nw_cfg *cfg)
 {
-	char err[NW_ERR_LEN] = "";
-
-	if (nw_cfg_parse(text, cfg, err, sizeof(err)))
-		fail_msg("%s: %s", text, err);
+	assert_null(cfg->segw.conns);
 }
 
+/* {"segw": <segw>} must fail with msg */
 static void segw_error(const char *segw, const char *msg)
 {
-	char text[4096], err[NW_ERR_LEN] = "";
-	struct nw_cfg cfg;
-
-	snprintf(text, sizeof(text), "{\"segw\": %s}", segw);
-	if (nw_cfg_parse(text, &cfg, err, sizeof(err)) != -EINVAL)
-		fail_msg("%s: accepted, expected %s", text, msg);
-	if (strcmp(err, msg))
-		fail_msg("%s:\n  got      \"%s\"\n  expected \"%s\"", text, err, msg);
-	assert_null(cfg.segw.conns);
-	nw_cfg_free(&cfg);
+	expect_errorf(msg, "{\"segw\": %s}", segw);
 }
 
 /* {"segw": {"connections": [{"name": "corp", <fields>}]}} must fail with msg */
 static void conn_error(const char *fields, const char *msg)
 {
-	char text[2048];
-
-	snprintf(text, sizeof(text), "{\"connections\": [{\"name\": \"corp\", %s}]}", fields);
-	segw_error(text, msg);
+	expect_errorf(msg, "{\"segw\": {\"connections\": [{\"name\": \"corp\", %s}]}}",
+		      fields);
 }
 
 static void test_segw_ok(void **state)

@@ -12,7 +12,7 @@
 #define TMPDIR_TEMPLATE "/tmp/nw-test-config-tunnels.XXXXXX"
 #include "tmpdir.h"
 
-#include "config.h"
+#include "cfg_assert.h"
 
 #define ACCOUNT "0123456789abcdef0123456789ABCDEF"
 #define UUID1 "c1744f8b-faa1-48a4-9e5c-02ac921467fa"
@@ -21,47 +21,23 @@
 #define TUN(...) "{\"account_id\": \"" ACCOUNT "\", \"tunnel_id\": \"" UUID1 "\", " \
 		 "\"token_file\": \"/etc/netward/cf.token\"" __VA_ARGS__ "}"
 
-static void parse_ok(const char *text, struct nw_cfg *cfg)
+static void cfg_assert_empty(const struct nw_cfg *cfg)
 {
-	char err[NW_ERR_LEN] = "";
-	int r = nw_cfg_parse(text, cfg, err, sizeof(err));
-
-	if (r)
-		fail_msg("%s: returned %d: %s", text, r, err);
-}
-
-static void expect_error(const char *text, const char *msg)
-{
-	char err[NW_ERR_LEN] = "";
-	struct nw_cfg cfg;
-	int r = nw_cfg_parse(text, &cfg, err, sizeof(err));
-
-	if (r != -EINVAL)
-		fail_msg("%s: returned %d, expected -EINVAL (%s)", text, r, msg);
-	if (strcmp(err, msg))
-		fail_msg("%s:\n  got      \"%s\"\n  expected \"%s\"", text, err, msg);
-	assert_null(cfg.tunnels.watch);
-	assert_int_equal(cfg.tunnels.n_watch, 0);
-	assert_null(cfg.tunnels.api_base);
-	nw_cfg_free(&cfg);
+	assert_null(cfg->tunnels.watch);
+	assert_int_equal(cfg->tunnels.n_watch, 0);
+	assert_null(cfg->tunnels.api_base);
 }
 
 /* {"tunnels": <section>} must fail with msg */
 static void section_error(const char *section, const char *msg)
 {
-	char text[4096];
-
-	snprintf(text, sizeof(text), "{\"tunnels\": %s}", section);
-	expect_error(text, msg);
+	expect_errorf(msg, "{\"tunnels\": %s}", section);
 }
 
 /* {"tunnels": {"watch": [<tunnel>]}} must fail with msg */
 static void tunnel_error(const char *tunnel, const char *msg)
 {
-	char text[4096];
-
-	snprintf(text, sizeof(text), "{\"tunnels\": {\"watch\": [%s]}}", tunnel);
-	expect_error(text, msg);
+	expect_errorf(msg, "{\"tunnels\": {\"watch\": [%s]}}", tunnel);
 }
 
 static void test_defaults(void **state)

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -23,7 +22,6 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -33,6 +31,9 @@
 #include <systemd/sd-event.h>
 
 #include "curl_event.h"
+#include "http_stub.h"
+#include "loop.h"
+#include "netns.h"
 #include "probe.h"
 #include "rtnl.h"
 #include "util.h"
@@ -57,46 +58,6 @@ static int write_file(const char *path, const char *s)
 		r = -errno;
 	close(fd);
 	return r;
-}
-
-/* --- the loop -------------------------------------------------------------- */
-
-static void run_until_cb(sd_event *e, bool (*cond)(void *), void *arg, uint64_t max_ns)
-{
-	uint64_t end = now() + max_ns;
-
-	while (!cond(arg) && now() < end)
-		assert_true(sd_event_run(e, 5000) >= 0);
-}
-
-struct count_at_least {
-	const int *v;
-	int n;
-};
-
-static bool reached(void *ud)
-{
-	struct count_at_least *c = ud;
-
-	return *c->v >= c->n;
-}
-
-static void run_until(sd_event *e, const int *v, int n, uint64_t max_ns)
-{
-	struct count_at_least c = { v, n };
-
-	run_until_cb(e, reached, &c, max_ns);
-}
-
-static bool never(void *ud)
-{
-	(void)ud;
-	return false;
-}
-
-static void run_for(sd_event *e, uint64_t ns)
-{
-	run_until_cb(e, never, NULL, ns);
 }
 
 /* --- results --------------------------------------------------------------- */
@@ -198,111 +159,18 @@ static int tcp_socket(int af, bool listening, uint16_t *port)
 	return fd;
 }
 
-#define CONNS 16
-
 /* HTTP on 127.0.0.1: answers every request with status, or (silent) never
  * accepts at all */
 struct server {
-	sd_event *e;
-	int lfd;
-	uint16_t port;
-	int status;
-	bool eager;		/* answers the first bytes, whatever they are */
-	sd_event_source *src;
-	struct conn {
-		struct server *s;
-		int fd;
-		sd_event_source *src;
-		char buf[2048];
-		size_t len;
-	} conns[CONNS];
-	int served;
+	struct http_stub h;
 	char url[64];
 };
 
-static void conn_close(struct conn *c)
-{
-	c->src = sd_event_source_disable_unref(c->src);
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static int on_conn(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct conn *c = ud;
-	char resp[160];
-	ssize_t n;
-	int len;
-	(void)src;
-	(void)revents;
-
-	n = read(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
-	if (n <= 0) {
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		conn_close(c);
-		return 0;
-	}
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	if (!c->s->eager && !strstr(c->buf, "\r\n\r\n"))
-		return 0;
-	len = snprintf(resp, sizeof(resp),
-		       "HTTP/1.1 %d %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-		       c->s->status, c->s->status == 200 ? "OK" : "Service Unavailable");
-	assert_int_equal(write(fd, resp, (size_t)len), len);
-	c->s->served++;
-	conn_close(c);
-	return 0;
-}
-
-static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct server *s = ud;
-	int cfd;
-	(void)src;
-	(void)revents;
-
-	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct conn *c = NULL;
-
-		for (int i = 0; i < CONNS; i++)
-			if (s->conns[i].fd < 0) {
-				c = &s->conns[i];
-				break;
-			}
-		if (!c) {
-			close(cfd);
-			continue;
-		}
-		c->s = s;
-		c->fd = cfd;
-		c->len = 0;
-		assert_true(sd_event_add_io(s->e, &c->src, cfd, EPOLLIN, on_conn, c) >= 0);
-	}
-	return 0;
-}
-
 static void server_start(struct server *s, sd_event *e, int status, bool silent)
 {
-	memset(s, 0, sizeof(*s));
-	s->e = e;
-	s->status = status;
-	for (int i = 0; i < CONNS; i++)
-		s->conns[i].fd = -1;
-	s->lfd = tcp_socket(AF_INET, true, &s->port);
-	if (!silent)
-		assert_true(sd_event_add_io(e, &s->src, s->lfd, EPOLLIN, on_accept, s) >= 0);
-	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u/probe", s->port);
-}
-
-static void server_stop(struct server *s)
-{
-	for (int i = 0; i < CONNS; i++)
-		conn_close(&s->conns[i]);
-	s->src = sd_event_source_disable_unref(s->src);
-	close(s->lfd);
+	http_stub_start(&s->h, e, silent);
+	s->h.reply = (struct http_reply){ status, "ok", NULL };
+	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u/probe", s->h.port);
 }
 
 /* --- fixture --------------------------------------------------------------- */
@@ -351,12 +219,35 @@ static void start(struct fixture *f, const struct nw_probe_cfg *cfgs, size_t n)
 	assert_int_equal(nw_probes_count(f->p), n);
 }
 
-static void wait_each(struct fixture *f, size_t n, int runs, uint64_t max_ns)
+/* the probes first (their connections to it), then the server */
+static void server_stop(struct fixture *f, struct server *s)
 {
-	uint64_t end = now() + max_ns;
+	nw_probes_free(f->p);
+	f->p = NULL;
+	http_stub_stop(&s->h);
+}
+
+/* the peers of the tests of every type: an HTTP server answering 200
+ * (silent: never accepting) and a TCP listener on *port (returned) */
+static int peers_start(struct fixture *f, struct server *s, bool silent, uint16_t *port)
+{
+	need_netns();
+	server_start(s, f->e, 200, silent);
+	return tcp_socket(AF_INET, true, port);
+}
+
+static void start_one(struct fixture *f, struct nw_probe_cfg c)
+{
+	start(f, &c, 1);
+}
+
+static void wait_each(struct fixture *f, size_t n, int runs, uint64_t max_ms)
+{
+	uint64_t end = now() + max_ms * MS;
 
 	for (size_t i = 0; i < n; i++)
-		run_until(f->e, &f->rec.results[i], runs, end > now() ? end - now() : 0);
+		loop_until_count(f->e, &f->rec.results[i], runs,
+				 end > now() ? (end - now()) / MS : 0);
 	for (size_t i = 0; i < n; i++)
 		assert_true(f->rec.results[i] >= runs);
 }
@@ -367,23 +258,6 @@ static void wait_each(struct fixture *f, size_t n, int runs, uint64_t max_ns)
  * addresses: a neighbour on nwa never answers, and after one solicitation
  * (20 ms) the kernel reports "host unreachable" to the sender, over ICMP */
 #define LAB_DEV "nwa"
-
-static int link_up(const char *name)
-{
-	struct ifreq ifr = { 0 };
-	int fd, r = 0;
-
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		r = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!r && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 static int add_veth(struct nw_rtnl *s, const char *a, const char *b)
 {
@@ -494,15 +368,35 @@ static void test_bad_config(void **state)
 	f->p = NULL;
 }
 
+/* the ICMP tests run with either method: "raw", no ping sockets for
+ * anyone (the default of every new namespace), or "dgram", ping sockets
+ * for every group */
+static void icmp_method(const char *method)
+{
+	need_netns();
+	assert_int_equal(write_file("/proc/sys/net/ipv4/ping_group_range",
+				    strcmp(method, "raw") ? "0 2147483647" : "1 0"), 0);
+}
+
+/* ICMP probes <name>4 to addr4 and <name>6 to addr6: one result each */
+static void icmp_pair(struct fixture *f, const char *name, const char *addr4, const char *addr6,
+		      uint32_t timeout_ms)
+{
+	char n4[32], n6[32];
+	struct nw_probe_cfg c[2];
+
+	snprintf(n4, sizeof(n4), "%s4", name);
+	snprintf(n6, sizeof(n6), "%s6", name);
+	c[0] = mk(n4, NW_PROBE_ICMP, addr4, 0, 1000, timeout_ms);
+	c[1] = mk(n6, NW_PROBE_ICMP, addr6, 0, 1000, timeout_ms);
+	start(f, c, 2);
+	wait_each(f, 2, 1, 2000);
+}
+
 static void icmp_loopback(struct fixture *f, const char *method)
 {
-	struct nw_probe_cfg c[2] = {
-		mk("lo4", NW_PROBE_ICMP, "127.0.0.1", 0, 1000, 500),
-		mk("lo6", NW_PROBE_ICMP, "::1", 0, 1000, 500),
-	};
-
-	start(f, c, 2);
-	wait_each(f, 2, 1, 2000 * MS);
+	icmp_method(method);
+	icmp_pair(f, "lo", "127.0.0.1", "::1", 500);
 	for (int i = 0; i < 2; i++) {
 		const struct nw_probe_state *st = nw_probes_state(f->p, (size_t)i);
 
@@ -519,21 +413,6 @@ static void icmp_loopback(struct fixture *f, const char *method)
 	assert_string_equal(f->rec.last[1].detail, "echo reply from ::1");
 }
 
-static void test_icmp_raw(void **state)
-{
-	need_netns();
-	/* the default of every new namespace: no ping sockets for anyone */
-	assert_int_equal(write_file("/proc/sys/net/ipv4/ping_group_range", "1 0"), 0);
-	icmp_loopback(*state, "raw");
-}
-
-static void test_icmp_dgram(void **state)
-{
-	need_netns();
-	assert_int_equal(write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-	icmp_loopback(*state, "dgram");
-}
-
 static void test_icmp_interface_and_source(void **state)
 {
 	struct fixture *f = *state;
@@ -545,7 +424,7 @@ static void test_icmp_interface_and_source(void **state)
 	c.source_family = AF_INET;
 	inet_pton(AF_INET, "127.0.0.2", c.source);
 	start(f, &c, 1);
-	wait_each(f, 1, 1, 2000 * MS);
+	wait_each(f, 1, 1, 2000);
 	assert_true(f->rec.last[0].ok);
 
 	/* an interface that does not exist: the run fails, and says so */
@@ -553,21 +432,16 @@ static void test_icmp_interface_and_source(void **state)
 	memset(&f->rec, 0, sizeof(f->rec));
 	snprintf(c.interface, sizeof(c.interface), "nw-nope0");
 	start(f, &c, 1);
-	wait_each(f, 1, 1, 2000 * MS);
+	wait_each(f, 1, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_int_equal(f->rec.last[0].err, ENODEV);
 	assert_non_null(strstr(f->rec.last[0].detail, "SO_BINDTODEVICE"));
 }
 
-static void icmp_no_route(struct fixture *f)
+static void icmp_no_route(struct fixture *f, const char *method)
 {
-	struct nw_probe_cfg c[2] = {
-		mk("far4", NW_PROBE_ICMP, "192.0.2.1", 0, 1000, 500),
-		mk("far6", NW_PROBE_ICMP, "2001:db8::1", 0, 1000, 500),
-	};
-
-	start(f, c, 2);
-	wait_each(f, 2, 1, 2000 * MS);
+	icmp_method(method);
+	icmp_pair(f, "far", "192.0.2.1", "2001:db8::1", 500);
 	for (int i = 0; i < 2; i++) {
 		assert_false(f->rec.last[i].ok);
 		assert_false(f->rec.last[i].timeout);
@@ -578,35 +452,18 @@ static void icmp_no_route(struct fixture *f)
 	}
 }
 
-static void test_icmp_no_route_raw(void **state)
-{
-	need_netns();
-	icmp_no_route(*state);
-}
-
-static void test_icmp_no_route_dgram(void **state)
-{
-	need_netns();
-	assert_int_equal(write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-	icmp_no_route(*state);
-}
-
 /* the kernel's own "host unreachable" (no neighbour answers): a failure
  * before the deadline that says why, from the error queue of a ping socket
  * or off the raw socket */
 static void icmp_unreachable(struct fixture *f, const char *method)
 {
 	bool raw = !strcmp(method, "raw");
-	struct nw_probe_cfg c[2] = {
-		mk("nobody4", NW_PROBE_ICMP, raw ? "10.9.0.5" : "10.9.0.6", 0, 1000, 800),
-		mk("nobody6", NW_PROBE_ICMP, raw ? "2001:db8:9::5" : "2001:db8:9::6", 0, 1000, 800),
-	};
 
-	need_netns();
+	icmp_method(method);
 	if (lab_setup() < 0)
 		skip();
-	start(f, c, 2);
-	wait_each(f, 2, 1, 2000 * MS);
+	icmp_pair(f, "nobody", raw ? "10.9.0.5" : "10.9.0.6",
+		  raw ? "2001:db8:9::5" : "2001:db8:9::6", 800);
 	for (int i = 0; i < 2; i++) {
 		const struct nw_probe_result *r = &f->rec.last[i];
 
@@ -622,18 +479,19 @@ static void icmp_unreachable(struct fixture *f, const char *method)
 			    "destination unreachable from 2001:db8:9::1: No route to host");
 }
 
-static void test_icmp_unreachable_raw(void **state)
-{
-	need_netns();
-	icmp_unreachable(*state, "raw");
-}
+/* test fn: check with method */
+#define ICMP_TEST(fn, check, method) \
+	static void fn(void **state) \
+	{ \
+		check(*state, method); \
+	}
 
-static void test_icmp_unreachable_dgram(void **state)
-{
-	need_netns();
-	assert_int_equal(write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"), 0);
-	icmp_unreachable(*state, "dgram");
-}
+ICMP_TEST(test_icmp_raw, icmp_loopback, "raw")
+ICMP_TEST(test_icmp_dgram, icmp_loopback, "dgram")
+ICMP_TEST(test_icmp_no_route_raw, icmp_no_route, "raw")
+ICMP_TEST(test_icmp_no_route_dgram, icmp_no_route, "dgram")
+ICMP_TEST(test_icmp_unreachable_raw, icmp_unreachable, "raw")
+ICMP_TEST(test_icmp_unreachable_dgram, icmp_unreachable, "dgram")
 
 static void test_icmp_timeout(void **state)
 {
@@ -643,7 +501,7 @@ static void test_icmp_timeout(void **state)
 	need_netns();
 	assert_int_equal(write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1"), 0);
 	start(f, &c, 1);
-	wait_each(f, 1, 1, 2000 * MS);
+	wait_each(f, 1, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_true(f->rec.last[0].timeout);
 	assert_int_equal(f->rec.last[0].err, ETIMEDOUT);
@@ -672,7 +530,7 @@ static void test_tcp_ok(void **state)
 		c[0].source_family = AF_INET;
 		inet_pton(AF_INET, "127.0.0.1", c[0].source);
 		start(f, c, 2);
-		wait_each(f, 2, 1, 2000 * MS);
+		wait_each(f, 2, 1, 2000);
 	}
 	assert_true(f->rec.last[0].ok);
 	assert_true(f->rec.last[1].ok);
@@ -693,12 +551,8 @@ static void test_tcp_refused(void **state)
 
 	need_netns();
 	fd = tcp_socket(AF_INET, false, &port);	/* bound, not listening: RST */
-	{
-		struct nw_probe_cfg c = mk("closed", NW_PROBE_TCP, "127.0.0.1", port, 1000, 500);
-
-		start(f, &c, 1);
-	}
-	wait_each(f, 1, 1, 2000 * MS);
+	start_one(f, mk("closed", NW_PROBE_TCP, "127.0.0.1", port, 1000, 500));
+	wait_each(f, 1, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_false(f->rec.last[0].timeout);
 	assert_int_equal(f->rec.last[0].err, ECONNREFUSED);
@@ -714,19 +568,13 @@ static void test_http_ok(void **state)
 
 	need_netns();
 	server_start(&s, f->e, 200, false);
-	{
-		struct nw_probe_cfg c = mk("web", NW_PROBE_HTTP, s.url, 0, 1000, 500);
-
-		start(f, &c, 1);
-	}
-	wait_each(f, 1, 1, 2000 * MS);
+	start_one(f, mk("web", NW_PROBE_HTTP, s.url, 0, 1000, 500));
+	wait_each(f, 1, 1, 2000);
 	assert_true(f->rec.last[0].ok);
 	assert_int_equal(f->rec.last[0].http_status, 200);
 	assert_string_equal(f->rec.last[0].detail, "HTTP 200");
-	assert_int_equal(s.served, 1);
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	assert_int_equal(s.h.served, 1);
+	server_stop(f, &s);
 }
 
 static void test_http_status(void **state)
@@ -747,16 +595,14 @@ static void test_http_status(void **state)
 		c[2].expect_status = 200;
 		start(f, c, 3);
 	}
-	wait_each(f, 3, 1, 2000 * MS);
+	wait_each(f, 3, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_int_equal(f->rec.last[0].http_status, 503);
 	assert_string_equal(f->rec.last[0].detail, "HTTP 503 (expected 2xx/3xx)");
 	assert_true(f->rec.last[1].ok);
 	assert_false(f->rec.last[2].ok);
 	assert_string_equal(f->rec.last[2].detail, "HTTP 503 (expected 200)");
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	server_stop(f, &s);
 }
 
 static void test_http_timeout(void **state)
@@ -766,19 +612,13 @@ static void test_http_timeout(void **state)
 
 	need_netns();
 	server_start(&s, f->e, 200, true);	/* never answers */
-	{
-		struct nw_probe_cfg c = mk("mute", NW_PROBE_HTTP, s.url, 0, 1000, 150);
-
-		start(f, &c, 1);
-	}
-	wait_each(f, 1, 1, 2000 * MS);
+	start_one(f, mk("mute", NW_PROBE_HTTP, s.url, 0, 1000, 150));
+	wait_each(f, 1, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_true(f->rec.last[0].timeout);
 	assert_int_equal(f->rec.last[0].http_status, 0);
 	assert_true(f->rec.last[0].rtt_us >= 140000);
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	server_stop(f, &s);
 }
 
 /* https to a server that answers in plain text: the TLS failure, in
@@ -791,23 +631,17 @@ static void test_https_not_tls(void **state)
 
 	need_netns();
 	server_start(&s, f->e, 200, false);
-	s.eager = true;
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", s.port);
-	{
-		/* loading the CA store takes a while on a loaded machine */
-		struct nw_probe_cfg c = mk("tls", NW_PROBE_HTTPS, url, 0, 10000, 4000);
-
-		start(f, &c, 1);
-	}
-	wait_each(f, 1, 1, 6000 * MS);
+	s.h.eager = true;
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/", s.h.port);
+	/* loading the CA store takes a while on a loaded machine */
+	start_one(f, mk("tls", NW_PROBE_HTTPS, url, 0, 10000, 4000));
+	wait_each(f, 1, 1, 6000);
 	assert_false(f->rec.last[0].ok);
 	assert_false(f->rec.last[0].timeout);
 	assert_int_equal(f->rec.last[0].http_status, 0);
 	assert_true(f->rec.last[0].err != 0);
 	assert_non_null(strstr(f->rec.last[0].detail, "SSL"));
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	server_stop(f, &s);
 }
 
 static void test_http_refused(void **state)
@@ -820,12 +654,8 @@ static void test_http_refused(void **state)
 	need_netns();
 	fd = tcp_socket(AF_INET, false, &port);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", port);
-	{
-		struct nw_probe_cfg c = mk("closed", NW_PROBE_HTTP, url, 0, 1000, 500);
-
-		start(f, &c, 1);
-	}
-	wait_each(f, 1, 1, 2000 * MS);
+	start_one(f, mk("closed", NW_PROBE_HTTP, url, 0, 1000, 500));
+	wait_each(f, 1, 1, 2000);
 	assert_false(f->rec.last[0].ok);
 	assert_false(f->rec.last[0].timeout);
 	assert_int_equal(f->rec.last[0].err, ECONNREFUSED);
@@ -845,7 +675,7 @@ static void test_dns(void **state)
 	need_netns();
 	c[1].family = 4;
 	start(f, c, 3);
-	wait_each(f, 3, 1, 3000 * MS);
+	wait_each(f, 3, 1, 3000);
 	assert_true(f->rec.last[0].ok);
 	assert_non_null(strstr(f->rec.last[0].detail, "address"));
 	assert_true(f->rec.last[1].ok);
@@ -903,11 +733,11 @@ static void test_curl_remove(void **state)
 	assert_int_equal(nw_curl_running(c), 1);
 	nw_curl_remove(c, easy);
 	assert_int_equal(nw_curl_running(c), 0);
-	run_for(f->e, 20 * MS);
+	loop_for(f->e, 20);
 	assert_int_equal(d.calls, 0);
 	/* the caller still owns it: again, to the end */
 	assert_int_equal(nw_curl_add(c, easy, on_done, &d), 0);
-	run_until(f->e, &d.calls, 1, 2000 * MS);
+	loop_until_count(f->e, &d.calls, 1, 2000);
 	assert_int_equal(d.calls, 1);
 	assert_int_equal(d.rc, CURLE_OK);
 	assert_int_equal(nw_curl_running(c), 0);
@@ -915,9 +745,9 @@ static void test_curl_remove(void **state)
 	easy = easy_to(s.url);
 	assert_int_equal(nw_curl_add(c, easy, on_done, &d), 0);
 	nw_curl_free(c);
-	run_for(f->e, 20 * MS);
+	loop_for(f->e, 20);
 	assert_int_equal(d.calls, 1);
-	server_stop(&s);
+	server_stop(f, &s);
 }
 
 /* run_now: done from the loop once every probe reported a run started
@@ -929,9 +759,7 @@ static void test_run_now_done(void **state)
 	uint16_t port;
 	int l;
 
-	need_netns();
-	server_start(&s, f->e, 200, false);
-	l = tcp_socket(AF_INET, true, &port);
+	l = peers_start(f, &s, false, &port);
 	{
 		struct nw_probe_cfg c[3] = {
 			mk("i", NW_PROBE_ICMP, "127.0.0.1", 0, 10000, 500),
@@ -945,19 +773,17 @@ static void test_run_now_done(void **state)
 	assert_int_equal(f->rec.done_a, 0);		/* never from within */
 	for (size_t i = 0; i < 3; i++)
 		assert_true(nw_probes_state(f->p, i)->in_flight);
-	run_until(f->e, &f->rec.done_a, 1, 2000 * MS);
+	loop_until_count(f->e, &f->rec.done_a, 1, 2000);
 	assert_int_equal(f->rec.done_a, 1);
 	assert_int_equal(f->rec.done_a_total, 3);
 	for (size_t i = 0; i < 3; i++)
 		assert_true(f->rec.last[i].ok);
 	/* the first regular run was due at once; run_now took its place and
 	 * the next one is 10 s away */
-	run_for(f->e, 100 * MS);
+	loop_for(f->e, 100);
 	assert_int_equal(f->rec.done_a, 1);
 	assert_int_equal(f->rec.total, 3);
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	server_stop(f, &s);
 	close(l);
 }
 
@@ -970,11 +796,7 @@ static void test_run_now_in_flight(void **state)
 
 	need_netns();
 	server_start(&s, f->e, 200, true);	/* every run times out */
-	{
-		struct nw_probe_cfg c = mk("mute", NW_PROBE_HTTP, s.url, 0, 10000, 100);
-
-		start(f, &c, 1);
-	}
+	start_one(f, mk("mute", NW_PROBE_HTTP, s.url, 0, 10000, 100));
 	/* the first regular run starts from the loop */
 	assert_false(nw_probes_state(f->p, 0)->in_flight);
 	assert_true(sd_event_run(f->e, 0) >= 0);
@@ -987,23 +809,21 @@ static void test_run_now_in_flight(void **state)
 	assert_int_equal(nw_probes_run_now(f->p, done_c, &other), 0);
 	nw_probes_cancel_done(f->p, &other);
 	/* the run in flight ends, does not count, and the probe runs again */
-	run_until(f->e, &f->rec.results[0], 1, 2000 * MS);
+	loop_until_count(f->e, &f->rec.results[0], 1, 2000);
 	assert_int_equal(f->rec.results[0], 1);
 	assert_int_equal(f->rec.done_a, 0);
 	assert_true(nw_probes_state(f->p, 0)->in_flight);
-	run_until(f->e, &f->rec.done_a, 1, 2000 * MS);
+	loop_until_count(f->e, &f->rec.done_a, 1, 2000);
 	assert_int_equal(f->rec.done_a, 1);
 	assert_int_equal(f->rec.done_a_total, 2);
 	assert_true(now() - t0 >= 190 * MS);
-	run_until(f->e, &f->rec.done_b, 1, 100 * MS);
+	loop_until_count(f->e, &f->rec.done_b, 1, 100);
 	assert_int_equal(f->rec.done_b, 1);
-	run_for(f->e, 50 * MS);
+	loop_for(f->e, 50);
 	assert_int_equal(other.done_c, 0);
 	assert_int_equal(f->rec.done_a, 1);
 	assert_int_equal(f->rec.results[0], 2);	/* once more, not twice more */
-	nw_probes_free(f->p);
-	f->p = NULL;
-	server_stop(&s);
+	server_stop(f, &s);
 }
 
 static void test_run_now_no_probes(void **state)
@@ -1013,9 +833,9 @@ static void test_run_now_no_probes(void **state)
 	assert_int_equal(nw_probes_new(&f->p, f->e, NULL, 0, &ops, &f->rec), 0);
 	assert_int_equal(nw_probes_run_now(f->p, done_a, &f->rec), 0);
 	assert_int_equal(f->rec.done_a, 0);
-	run_until(f->e, &f->rec.done_a, 1, 500 * MS);
+	loop_until_count(f->e, &f->rec.done_a, 1, 500);
 	assert_int_equal(f->rec.done_a, 1);
-	run_for(f->e, 10 * MS);
+	loop_for(f->e, 10);
 	assert_int_equal(f->rec.done_a, 1);
 }
 
@@ -1029,14 +849,10 @@ static void test_consec_and_since(void **state)
 
 	need_netns();
 	l = tcp_socket(AF_INET, true, &port);
-	{
-		struct nw_probe_cfg c = mk("flap", NW_PROBE_TCP, "127.0.0.1", port, 30, 20);
-
-		start(f, &c, 1);
-	}
+	start_one(f, mk("flap", NW_PROBE_TCP, "127.0.0.1", port, 30, 20));
 	st = nw_probes_state(f->p, 0);
 	assert_false(st->known);
-	run_until(f->e, &f->rec.results[0], 2, 2000 * MS);
+	loop_until_count(f->e, &f->rec.results[0], 2, 2000);
 	assert_true(st->known && st->up);
 	assert_int_equal(st->consec_ok, 2);
 	assert_int_equal(st->consec_fail, 0);
@@ -1046,7 +862,7 @@ static void test_consec_and_since(void **state)
 	close(l);
 	t_close = now();
 	ok_runs = f->rec.results[0];
-	run_until(f->e, &f->rec.results[0], ok_runs + 3, 2000 * MS);
+	loop_until_count(f->e, &f->rec.results[0], ok_runs + 3, 2000);
 	assert_false(st->up);
 	assert_int_equal(st->consec_ok, 0);
 	assert_int_equal(st->consec_fail, 3);
@@ -1091,7 +907,7 @@ static void test_status_json(void **state)
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "since_s")));
 	cJSON_Delete(arr);
 
-	wait_each(f, 2, 1, 2000 * MS);
+	wait_each(f, 2, 1, 2000);
 	arr = cJSON_CreateArray();
 	nw_probes_status(f->p, arr);
 	o = cJSON_GetArrayItem(arr, 0);
@@ -1121,6 +937,17 @@ static void test_status_json(void **state)
 	close(fd);
 }
 
+/* frees the probes with runs in flight: nothing comes after, the results
+ * stay at total and no done is called */
+static void free_probes_quiet(struct fixture *f, int total)
+{
+	nw_probes_free(f->p);
+	f->p = NULL;
+	loop_for(f->e, 50);
+	assert_int_equal(f->rec.total, total);
+	assert_int_equal(f->rec.done_a, 0);
+}
+
 /* every type in flight when freed: no callback after, nothing leaked
  * (ASan), the threads and sockets of the runs left to finish alone */
 static void test_free_in_flight(void **state)
@@ -1128,11 +955,9 @@ static void test_free_in_flight(void **state)
 	struct fixture *f = *state;
 	struct server s;
 	uint16_t port;
-	int l, total;
+	int l;
 
-	need_netns();
-	server_start(&s, f->e, 200, true);
-	l = tcp_socket(AF_INET, true, &port);
+	l = peers_start(f, &s, true, &port);
 	assert_int_equal(write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1"), 0);
 	{
 		struct nw_probe_cfg c[5] = {
@@ -1146,15 +971,10 @@ static void test_free_in_flight(void **state)
 		start(f, c, 5);
 	}
 	assert_int_equal(nw_probes_run_now(f->p, done_a, &f->rec), 0);
-	run_for(f->e, 30 * MS);	/* http connects and waits; icmp waits */
+	loop_for(f->e, 30);	/* http connects and waits; icmp waits */
 	assert_true(nw_probes_state(f->p, 0)->in_flight);
 	assert_true(nw_probes_state(f->p, 2)->in_flight);
-	total = f->rec.total;
-	nw_probes_free(f->p);
-	f->p = NULL;
-	run_for(f->e, 50 * MS);
-	assert_int_equal(f->rec.total, total);
-	assert_int_equal(f->rec.done_a, 0);
+	free_probes_quiet(f, f->rec.total);
 
 	/* and freed straight after starting, before the loop ran at all */
 	memset(&f->rec, 0, sizeof(f->rec));
@@ -1169,12 +989,8 @@ static void test_free_in_flight(void **state)
 		start(f, c, 4);
 	}
 	assert_int_equal(nw_probes_run_now(f->p, done_a, &f->rec), 0);
-	nw_probes_free(f->p);
-	f->p = NULL;
-	run_for(f->e, 50 * MS);
-	assert_int_equal(f->rec.total, 0);
-	assert_int_equal(f->rec.done_a, 0);
-	server_stop(&s);
+	free_probes_quiet(f, 0);
+	server_stop(f, &s);
 	close(l);
 }
 
@@ -1215,10 +1031,10 @@ static void test_run_now_from_result(void **state)
 		assert_int_equal(nw_probes_new(&f->p, f->e, &c, 1, &ops_again, NULL), 0);
 	}
 	again_p = f->p;
-	run_until(f->e, &again_done, 1, 2000 * MS);
+	loop_until_count(f->e, &again_done, 1, 2000);
 	assert_int_equal(again_done, 1);
 	assert_int_equal(again_results, 2);
-	run_for(f->e, 30 * MS);
+	loop_for(f->e, 30);
 	assert_int_equal(again_results, 2);
 	close(l);
 }
@@ -1256,9 +1072,7 @@ static void test_free_from_callbacks(void **state)
 	uint16_t port;
 	int l;
 
-	need_netns();
-	server_start(&s, f->e, 200, false);
-	l = tcp_socket(AF_INET, true, &port);
+	l = peers_start(f, &s, false, &port);
 	freeing = f;
 	{
 		/* the first result comes from curl's dispatch: freed in there */
@@ -1270,9 +1084,9 @@ static void test_free_from_callbacks(void **state)
 		assert_int_equal(write_file("/proc/sys/net/ipv4/icmp_echo_ignore_all", "1"), 0);
 		assert_int_equal(nw_probes_new(&f->p, f->e, c, 2, &ops_free, NULL), 0);
 	}
-	run_until(f->e, &f->rec.total, 1, 2000 * MS);
+	loop_until_count(f->e, &f->rec.total, 1, 2000);
 	assert_null(f->p);
-	run_for(f->e, 30 * MS);
+	loop_for(f->e, 30);
 	assert_int_equal(f->rec.total, 1);
 
 	memset(&f->rec, 0, sizeof(f->rec));
@@ -1286,33 +1100,13 @@ static void test_free_from_callbacks(void **state)
 	}
 	assert_int_equal(nw_probes_run_now(f->p, done_free, f), 0);
 	assert_int_equal(nw_probes_run_now(f->p, done_b, &f->rec), 0);
-	run_until(f->e, &f->rec.done_a, 1, 2000 * MS);
+	loop_until_count(f->e, &f->rec.done_a, 1, 2000);
 	assert_null(f->p);
-	run_for(f->e, 30 * MS);
+	loop_for(f->e, 30);
 	assert_int_equal(f->rec.done_a, 1);
 	assert_int_equal(f->rec.done_b, 0);	/* gone with the probes */
-	server_stop(&s);
+	server_stop(f, &s);
 	close(l);
-}
-
-/* a private network namespace with lo up */
-static int netns_setup(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd, r = 0;
-
-	if (unshare(CLONE_NEWNET) < 0)
-		return -errno;
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		r = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!r && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		r = -errno;
-	close(fd);
-	return r;
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1350,7 +1144,7 @@ int main(void)
 	};
 	int r;
 
-	if ((r = netns_setup()) < 0)
+	if ((r = netns_unshare()) < 0)
 		fprintf(stderr, "test_probe: no network namespace of our own (%s): "
 			"the probe tests skip\n", strerror(-r));
 	else

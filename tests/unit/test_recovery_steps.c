@@ -29,6 +29,8 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
+#include "loop.h"
+#include "private_bus.h"
 #include "reboot_guard.h"
 #include "recovery.h"
 #include "recovery_steps.h"
@@ -230,14 +232,6 @@ static void on_done(void *ud, unsigned step, const struct nw_step_outcome *o)
 	d->o = *o;
 }
 
-static int on_guard(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	*(bool *)ud = true;
-	return 0;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -247,24 +241,16 @@ static uint64_t now_ms(void)
 }
 
 /* Runs step on the loop until done (at most limit_ms): done exactly once,
- * never from inside nw_steps_start. */
-static void run_step(struct fx *f, unsigned step, struct done_rec *d, unsigned limit_ms)
+ * never from inside nw_steps_start, with result (-1: any). */
+static void run_step(struct fx *f, unsigned step, struct done_rec *d, unsigned limit_ms,
+		     int result)
 {
-	sd_event_source *guard = NULL;
-	bool expired = false;
-
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(nw_steps_start(f->s, step, on_done, d), 0);
 	assert_int_equal(d->calls, 0);
 	assert_int_equal(nw_steps_running(f->s), (int)step);
 	assert_int_equal(nw_steps_start(f->s, step, on_done, d), -EBUSY);
-	assert_true(sd_event_add_time_relative(e, &guard, CLOCK_MONOTONIC,
-					       (uint64_t)limit_ms * 1000, 1000, on_guard,
-					       &expired) >= 0);
-	while (!d->calls && !expired)
-		assert_true(sd_event_run(e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(guard);
-	assert_false(expired);
+	assert_true(loop_until_count(e, &d->calls, 1, limit_ms));
 	assert_int_equal(d->step, step);
 	assert_int_equal(nw_steps_running(f->s), -1);
 	for (int i = 0; i < 3; i++)
@@ -273,21 +259,8 @@ static void run_step(struct fx *f, unsigned step, struct done_rec *d, unsigned l
 	print_message("      %s: %s (%llu us) %s%s%s\n", nw_step_name(step),
 		      nw_step_result_name(d->o.result), (unsigned long long)d->o.duration_us,
 		      d->o.detail, d->o.leftover[0] ? " | left: " : "", d->o.leftover);
-}
-
-/* Runs the loop until cond(ud) or limit_ms; true when cond held. */
-static bool loop_until(bool (*cond)(void *ud), void *ud, unsigned limit_ms)
-{
-	sd_event_source *guard = NULL;
-	bool expired = false;
-
-	assert_true(sd_event_add_time_relative(e, &guard, CLOCK_MONOTONIC,
-					       (uint64_t)limit_ms * 1000, 1000, on_guard,
-					       &expired) >= 0);
-	while (!cond(ud) && !expired)
-		assert_true(sd_event_run(e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(guard);
-	return cond(ud);
+	if (result >= 0)
+		assert_int_equal(d->o.result, result);
 }
 
 /* --- restore_routes -------------------------------------------------------------- */
@@ -298,25 +271,20 @@ static void test_restore_routes(void **state)
 	struct done_rec d;
 
 	f->routes_ret = 2;
-	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000, NW_STEP_CHANGED);
 	assert_int_equal(d.o.changes, 2);
 	assert_non_null(strstr(d.o.detail, "restored default via 192.0.2.1"));
 	f->routes_ret = 0;
-	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000, NW_STEP_NOTHING);
 	f->routes_ret = -EIO;
-	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_FAILED);
+	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000, NW_STEP_FAILED);
 	f->routes_ret = 1;
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000, NW_STEP_DRY_RUN);
 	assert_true(f->routes_dry);
 	f->env.restore_routes = NULL;
 	nw_steps_set_env(f->s, &f->env);
-	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_RESTORE_ROUTES, &d, 1000, NW_STEP_SKIPPED);
 	assert_int_equal(f->routes_calls, 4);
 }
 
@@ -337,8 +305,7 @@ static void test_remove_vpn(void **state)
 
 	vpn_lab();
 	snprintf(f->main_if, sizeof(f->main_if), "eth-main");
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(d.o.changes, 2);
 	assert_non_null(strstr(d.o.detail, "wg-worker-1"));
 	assert_non_null(strstr(d.o.detail, "wg-worker-2"));
@@ -349,8 +316,7 @@ static void test_remove_vpn(void **state)
 	assert_true(link_exists("eth-main"));
 	assert_true(link_exists("eth-peer"));
 	/* again: nothing left to do */
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_NOTHING);
 }
 
 static void test_remove_vpn_never_main(void **state)
@@ -361,15 +327,13 @@ static void test_remove_vpn_never_main(void **state)
 	/* the main interface matches the pattern: it stays */
 	tun("wg-worker-1");
 	snprintf(f->main_if, sizeof(f->main_if), "wg-worker-1");
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_NOTHING);
 	assert_true(link_exists("wg-worker-1"));
 	/* no patterns: not applicable */
 	free(f->cfg.vpn_interfaces[0]);
 	f->cfg.vpn_interfaces[0] = NULL;
 	f->cfg.n_vpn_interfaces = 0;
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_SKIPPED);
 }
 
 static void test_remove_vpn_dry_run(void **state)
@@ -379,8 +343,7 @@ static void test_remove_vpn_dry_run(void **state)
 
 	vpn_lab();
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_DRY_RUN);
 	assert_string_equal(d.o.detail, "would delete wg-worker-1, wg-worker-2");
 	assert_true(link_exists("wg-worker-1"));
 	assert_true(link_exists("wg-worker-2"));
@@ -399,8 +362,7 @@ static void test_remove_vpn_hang(void **state)
 	setenv(NW_FAULT_LINK_DEL_DELAY_ENV, "3000", 1);
 	f->cfg.step_timeout_ms = 300;
 	t0 = now_ms();
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_TIMEOUT);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 1000, NW_STEP_TIMEOUT);
 	assert_true(now_ms() - t0 < 600);
 	assert_true(d.o.duration_us >= 290000 && d.o.duration_us < 600000);
 	assert_non_null(strstr(d.o.leftover, "wg-worker-1 still present"));
@@ -413,27 +375,6 @@ static void test_remove_vpn_hang(void **state)
 	assert_true(link_exists("wgx"));
 }
 
-static int on_wait(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	*(bool *)ud = true;
-	return 0;
-}
-
-/* The loop runs for ms (other sources keep being served). */
-static void loop_for(unsigned ms)
-{
-	sd_event_source *t = NULL;
-	bool fired = false;
-
-	assert_true(sd_event_add_time_relative(e, &t, CLOCK_MONOTONIC, (uint64_t)ms * 1000, 1000,
-					       on_wait, &fired) >= 0);
-	while (!fired)
-		assert_true(sd_event_run(e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(t);
-}
-
 static void test_remove_vpn_abandoned_worker(void **state)
 {
 	struct fx *f = *state;
@@ -443,14 +384,13 @@ static void test_remove_vpn_abandoned_worker(void **state)
 	assert_int_equal(nlw_live(), 0);
 	setenv(NW_FAULT_LINK_DEL_DELAY_ENV, "400", 1);
 	f->cfg.step_timeout_ms = 100;
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_TIMEOUT);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 1000, NW_STEP_TIMEOUT);
 	assert_int_equal(nlw_live(), 1);
 	nw_steps_free(f->s);
 	f->s = NULL;
 	/* past the worker's wake-up: it saw the loop gone, deleted nothing
 	 * and ended */
-	loop_for(700);
+	loop_for(e, 700);
 	assert_true(link_exists("wg-worker-1"));
 	assert_int_equal(nlw_live(), 0);
 }
@@ -477,31 +417,26 @@ static void test_remove_stale(void **state)
 	SH("ip rule add pref 1003 from 10.1.0.0/16 lookup 200");
 	f->protected_prio = 1003;
 	/* nothing is stale while the VPN is there */
-	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000, NW_STEP_NOTHING);
 
-	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_REMOVE_VPN_INTERFACES, &d, 3000, NW_STEP_CHANGED);
 	assert_true(sh("ip rule show | grep -q 'oif wg-worker-1 \\[detached\\]'") == 0);
 
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000, NW_STEP_DRY_RUN);
 	assert_non_null(strstr(d.o.detail, "1000: from all oif wg-worker-1"));
 	assert_non_null(strstr(d.o.detail, "1001: from all uidrange 1000-1000 lookup 200"));
 	assert_true(rule_at(1000) && rule_at(1001));
 	set_dry_run(f, false);
 
-	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(d.o.changes, 2);
 	assert_false(rule_at(1000));
 	assert_false(rule_at(1001));
 	assert_true(rule_at(1002));
 	assert_true(rule_at(1003));
 	assert_true(rule_at(0) && rule_at(32766) && rule_at(32767));
-	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_REMOVE_STALE, &d, 3000, NW_STEP_NOTHING);
 }
 
 /* --- flush_neighbour ---------------------------------------------------------------- */
@@ -524,23 +459,19 @@ static void test_flush_neighbour(void **state)
 	f->n_gws = 2;
 
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000, NW_STEP_DRY_RUN);
 	assert_true(sh("ip neigh show 192.0.2.1 dev eth-main | grep -q PERMANENT") == 0);
 	set_dry_run(f, false);
 
-	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(d.o.changes, 2);
 	assert_non_null(strstr(d.o.detail, "192.0.2.1 on eth-main"));
 	assert_non_null(strstr(d.o.detail, "fe80::1 on eth-main"));
 	assert_true(sh("ip neigh show 192.0.2.1 dev eth-main | grep -q .") != 0);
 	assert_true(sh("ip -6 neigh show fe80::1 dev eth-main | grep -q .") != 0);
-	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000, NW_STEP_NOTHING);
 	f->n_gws = 0;
-	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_FLUSH_NEIGHBOUR, &d, 3000, NW_STEP_SKIPPED);
 }
 
 /* --- bounce_interface ----------------------------------------------------------------- */
@@ -565,13 +496,11 @@ static void test_bounce_interface(void **state)
 	struct done_rec d;
 
 	/* no main interface */
-	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 1000, NW_STEP_SKIPPED);
 
 	veth_main();
 	snprintf(f->main_if, sizeof(f->main_if), "eth-main");
-	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 3000, NW_STEP_CHANGED);
 	assert_non_null(strstr(d.o.detail, "up and running"));
 	assert_true(if_flags("eth-main") & IFF_UP);
 	assert_true(if_flags("eth-main") & IFF_RUNNING);
@@ -579,8 +508,7 @@ static void test_bounce_interface(void **state)
 	/* the peer down: no carrier, the step times out and says so */
 	SH("ip link set eth-peer down");
 	f->cfg.step_timeout_ms = 300;
-	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_TIMEOUT);
+	run_step(f, NW_STEP_BOUNCE_INTERFACE, &d, 1000, NW_STEP_TIMEOUT);
 	assert_non_null(strstr(d.o.leftover, "eth-main not running"));
 	assert_true(if_flags("eth-main") & IFF_UP);
 }
@@ -601,47 +529,41 @@ static void test_renew_dhcp_command(void **state)
 	struct done_rec d;
 
 	/* neither a bus nor a command */
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 1000, NW_STEP_SKIPPED);
 	assert_string_equal(d.o.detail, "no systemd-networkd or NetworkManager on the bus and "
 			    "recovery.dhcp_command is not set");
 
 	snprintf(f->main_if, sizeof(f->main_if), "eth-main");
 	set_argv(f, ok);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_CHANGED);
 
 	set_argv(f, bad);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_FAILED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_FAILED);
 	assert_string_equal(d.o.detail, "dhcp_command exited 3: no lease on eth-main");
 
 	setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
 	setenv("NW_KEEP", "1", 1);
 	set_argv(f, env);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, -1);
 	unsetenv("NOTIFY_SOCKET");
 	unsetenv("NW_KEEP");
 	assert_int_equal(d.o.result, NW_STEP_CHANGED);
 
 	set_argv(f, bad);
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_DRY_RUN);
 	assert_non_null(strstr(d.o.detail, "would run /bin/sh -c"));
 	assert_non_null(strstr(d.o.detail, " eth-main"));
 	set_dry_run(f, false);
 
 	set_argv(f, missing);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_FAILED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_FAILED);
 	assert_non_null(strstr(d.o.detail, "cannot run /nonexistent/dhclient"));
 
 	/* {iface} without a main interface */
 	f->main_if[0] = 0;
 	set_argv(f, bad);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_SKIPPED);
 }
 
 static pid_t leftover_pid(const struct done_rec *d)
@@ -652,9 +574,9 @@ static pid_t leftover_pid(const struct done_rec *d)
 	return (pid_t)atoi(p + 4);
 }
 
-static bool pid_gone(void *ud)
+static bool pid_gone(const void *ud)
 {
-	return kill(*(pid_t *)ud, 0) < 0 && errno == ESRCH;
+	return kill(*(const pid_t *)ud, 0) < 0 && errno == ESRCH;
 }
 
 static void test_renew_dhcp_timeout(void **state)
@@ -668,8 +590,7 @@ static void test_renew_dhcp_timeout(void **state)
 
 	f->cfg.step_timeout_ms = 300;
 	set_argv(f, hang);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_TIMEOUT);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 1000, NW_STEP_TIMEOUT);
 	assert_true(d.o.duration_us >= 290000 && d.o.duration_us < 600000);
 	assert_non_null(strstr(d.o.leftover, "killed after the deadline (SIGTERM)"));
 	pid = leftover_pid(&d);
@@ -677,12 +598,11 @@ static void test_renew_dhcp_timeout(void **state)
 
 	/* SIGTERM ignored: SIGKILL 500 ms later, sd-event reaps it after */
 	set_argv(f, stubborn);
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 2000);
-	assert_int_equal(d.o.result, NW_STEP_TIMEOUT);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 2000, NW_STEP_TIMEOUT);
 	assert_true(d.o.duration_us >= 790000 && d.o.duration_us < 1300000);
 	assert_non_null(strstr(d.o.leftover, "(SIGKILL)"));
 	pid = leftover_pid(&d);
-	assert_true(loop_until(pid_gone, &pid, 2000));
+	assert_true(loop_until(e, pid_gone, &pid, 2000));
 }
 
 static void test_renew_dhcp_abandoned(void **state)
@@ -707,7 +627,7 @@ static void test_renew_dhcp_abandoned(void **state)
 	nw_steps_free(f->s);	/* SIGKILL, reaped by sd-event */
 	f->s = NULL;
 	assert_int_equal(d.calls, 0);
-	assert_true(loop_until(pid_gone, &pid, 2000));
+	assert_true(loop_until(e, pid_gone, &pid, 2000));
 	assert_int_equal(d.calls, 0);
 }
 
@@ -769,27 +689,23 @@ static void test_kill_wildcard_owner(void **state)
 	owner(f, getpid(), port);	/* never ourselves */
 	owner(f, pid, port);
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000, NW_STEP_DRY_RUN);
 	assert_int_equal(kill(pid, 0), 0);
 	set_dry_run(f, false);
 
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(d.o.changes, 1);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
 
 	/* gone: nothing to do */
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000, NW_STEP_NOTHING);
 
 	/* a listener on another port is not the one reported */
 	f->n_owners = 0;
 	pid = wildcard_child(&port, false);
 	owner(f, pid, (uint16_t)(port + 1));
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000, NW_STEP_NOTHING);
 	assert_non_null(strstr(d.o.detail, "no longer listens"));
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -806,8 +722,7 @@ static void test_kill_wildcard_owner_sigkill(void **state)
 	pid = wildcard_child(&port, true);
 	owner(f, pid, port);
 	f->cfg.step_timeout_ms = 300;
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 1000, NW_STEP_CHANGED);
 	assert_non_null(strstr(d.o.leftover, "still alive at the deadline"));
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
@@ -830,18 +745,15 @@ static void test_reboot_no_bus(void **state)
 
 	f->cfg.max_reboots = 1;
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_REBOOT, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_REBOOT, &d, 1000, NW_STEP_DRY_RUN);
 	assert_int_equal(reboots(f), 0);
 	set_dry_run(f, false);
 	/* nothing to ask: FAILED, and nothing was counted */
-	run_step(f, NW_STEP_REBOOT, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_FAILED);
+	run_step(f, NW_STEP_REBOOT, &d, 1000, NW_STEP_FAILED);
 	assert_string_equal(d.o.detail, "no system bus: cannot ask systemd to reboot");
 	assert_int_equal(reboots(f), 0);
 	f->cfg.max_reboots = 0;
-	run_step(f, NW_STEP_REBOOT, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_REBOOT, &d, 1000, NW_STEP_SKIPPED);
 	assert_string_equal(d.o.detail, "max_reboots (0) reached within 24 h");
 }
 
@@ -877,40 +789,34 @@ static void test_restore_dns_file(void **state)
 	assert_non_null(f->cfg.resolv_conf = strdup(path));
 	write_file(path, "nameserver 10.0.0.1\n");
 	/* no saved copy yet */
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000, NW_STEP_SKIPPED);
 	assert_string_equal(d.o.detail, "no saved copy yet");
 
 	assert_int_equal(nw_resolvconf_save(path, f->state_dir), 1);
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000, NW_STEP_NOTHING);
 
 	write_file(path, "nameserver 10.99.0.1 # a dead VPN's\n");
 	set_dry_run(f, true);
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_DRY_RUN);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000, NW_STEP_DRY_RUN);
 	read_file(path, buf, sizeof(buf));
 	assert_string_equal(buf, "nameserver 10.99.0.1 # a dead VPN's\n");
 	set_dry_run(f, false);
 
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000, NW_STEP_CHANGED);
 	read_file(path, buf, sizeof(buf));
 	assert_string_equal(buf, "nameserver 10.0.0.1\n");
 
 	/* a symlink belongs to a resolver manager */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink("/run/resolver/resolv.conf", path), 0);
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 1000, NW_STEP_SKIPPED);
 	assert_non_null(strstr(d.o.detail, "is a symlink (managed by a resolver)"));
 }
 
 /* --- the bus: a private dbus-daemon and fake services ----------------------------------------- */
 
 struct fake_bus {
-	pid_t daemon;
-	char dir[64];
+	struct private_bus pb;
 	sd_bus *client, *svc;
 	int reverted[8];
 	size_t n_reverted;
@@ -978,37 +884,11 @@ static int fake_handler(sd_bus_message *m, void *ud, sd_bus_error *ret_error)
 
 static int bus_setup(void **state)
 {
-	char addr[128], line[256], fdarg[32];
-	int pfd[2];
-	ssize_t n;
-
 	memset(&fb, 0, sizeof(fb));
-	snprintf(fb.dir, sizeof(fb.dir), "/tmp/nw-bus-XXXXXX");
-	if (access("/usr/bin/dbus-daemon", X_OK) || !mkdtemp(fb.dir) || pipe(pfd))
+	if (private_bus_start(&fb.pb) < 0)
 		return 0;	/* the tests skip */
-	snprintf(addr, sizeof(addr), "--address=unix:path=%s/bus", fb.dir);
-	snprintf(fdarg, sizeof(fdarg), "--print-address=%d", pfd[1]);
-	fb.daemon = fork();
-	if (fb.daemon == 0) {
-		int null = open("/dev/null", O_WRONLY);
-
-		close(pfd[0]);
-		if (null >= 0)
-			dup2(null, 2);	/* "Failed to set fd limit" and the like */
-		execl("/usr/bin/dbus-daemon", "dbus-daemon", "--session", "--nofork",
-		      "--nopidfile", addr, fdarg, (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	/* the address is printed once it listens */
-	n = fb.daemon > 0 ? read(pfd[0], line, sizeof(line) - 1) : -1;
-	close(pfd[0]);
-	if (n <= 0)
-		return 0;
-	snprintf(addr, sizeof(addr), "unix:path=%s/bus", fb.dir);
-	setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1);
-	if (nw_sysbus_open(e, &fb.client) < 0 || sd_bus_open_system(&fb.svc) < 0 ||
-	    sd_bus_attach_event(fb.svc, e, 0) < 0 ||
+	setenv("DBUS_SYSTEM_BUS_ADDRESS", fb.pb.addr, 1);
+	if (nw_sysbus_open(e, &fb.client) < 0 || private_bus_connect(&fb.pb, e, &fb.svc) < 0 ||
 	    sd_bus_add_object(fb.svc, NULL, "/org/freedesktop/resolve1", fake_handler, NULL) < 0 ||
 	    sd_bus_add_object(fb.svc, NULL, "/org/freedesktop/network1", fake_handler, NULL) < 0 ||
 	    sd_bus_add_object(fb.svc, NULL, "/org/freedesktop/systemd1", fake_handler, NULL) < 0 ||
@@ -1026,12 +906,7 @@ static int bus_teardown(void **state)
 	fb.client = sd_bus_flush_close_unref(fb.client);
 	fb.svc = sd_bus_flush_close_unref(fb.svc);
 	unsetenv("DBUS_SYSTEM_BUS_ADDRESS");
-	if (fb.daemon > 0) {
-		kill(fb.daemon, SIGTERM);
-		waitpid(fb.daemon, NULL, 0);
-	}
-	if (fb.dir[0])
-		sh("rm -rf %s", fb.dir);
+	private_bus_stop(&fb.pb);
 	return 0;
 }
 
@@ -1062,14 +937,12 @@ static void test_restore_dns_resolved(void **state)
 
 	tun("wg-worker-1");
 	tun("wgx");
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(fb.n_reverted, 1);
 	assert_int_equal(fb.reverted[0], (int)if_nametoindex("wg-worker-1"));
 	assert_non_null(strstr(d.o.detail, "wg-worker-1"));
 	sh("ip link del wg-worker-1");
-	run_step(f, NW_STEP_RESTORE_DNS, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_NOTHING);
+	run_step(f, NW_STEP_RESTORE_DNS, &d, 3000, NW_STEP_NOTHING);
 }
 
 static void test_renew_dhcp_networkd(void **state)
@@ -1079,12 +952,10 @@ static void test_renew_dhcp_networkd(void **state)
 
 	veth_main();
 	snprintf(f->main_if, sizeof(f->main_if), "eth-main");
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_CHANGED);
 	assert_int_equal(fb.renewed, (int)if_nametoindex("eth-main"));
 	fb.renew_fails = true;
-	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_FAILED);
+	run_step(f, NW_STEP_RENEW_DHCP, &d, 3000, NW_STEP_FAILED);
 	assert_non_null(strstr(d.o.detail, "not managed"));
 }
 
@@ -1094,16 +965,14 @@ static void test_reboot_bus(void **state)
 	struct done_rec d;
 
 	f->cfg.max_reboots = 1;
-	run_step(f, NW_STEP_REBOOT, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_REBOOT, &d, 3000, NW_STEP_CHANGED);
 	assert_string_equal(d.o.detail, "reboot.target started");
 	assert_string_equal(fb.started, "reboot.target");
 	assert_string_equal(fb.mode, "replace-irreversibly");
 	assert_int_equal(reboots(f), 1);
 	/* the budget is spent */
 	fb.started[0] = 0;
-	run_step(f, NW_STEP_REBOOT, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_SKIPPED);
+	run_step(f, NW_STEP_REBOOT, &d, 3000, NW_STEP_SKIPPED);
 	assert_string_equal(d.o.detail, "max_reboots (1) reached within 24 h");
 	assert_string_equal(fb.started, "");
 }
@@ -1156,8 +1025,7 @@ static void test_kill_wildcard_owner_unit(void **state)
 	/* a service's process: stopped through systemd, not signalled by us */
 	fb.stop_pid = pid;
 	owner(f, pid, port);
-	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000);
-	assert_int_equal(d.o.result, NW_STEP_CHANGED);
+	run_step(f, NW_STEP_KILL_WILDCARD_OWNER, &d, 3000, NW_STEP_CHANGED);
 	assert_non_null(strstr(d.o.detail, "stopped nw-steps-test.service (pid"));
 	assert_string_equal(fb.stopped, "nw-steps-test.service");
 	assert_string_equal(fb.stop_mode, "replace");
@@ -1166,31 +1034,33 @@ static void test_kill_wildcard_owner_unit(void **state)
 	rmdir(cg);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define B(fn) cmocka_unit_test_setup_teardown(fn, bus_setup, bus_teardown)	/* on a bus */
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_restore_routes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_vpn_abandoned_worker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_vpn_hang, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_vpn, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_vpn_never_main, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_vpn_dry_run, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove_stale, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_flush_neighbour, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bounce_interface, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew_dhcp_command, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew_dhcp_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_renew_dhcp_abandoned, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_wildcard_owner, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kill_wildcard_owner_sigkill, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reboot_no_bus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_restore_dns_file, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sysbus_has_owner, bus_setup, bus_teardown),
-		cmocka_unit_test_setup_teardown(test_restore_dns_resolved, bus_setup, bus_teardown),
-		cmocka_unit_test_setup_teardown(test_renew_dhcp_networkd, bus_setup, bus_teardown),
-		cmocka_unit_test_setup_teardown(test_kill_wildcard_owner_unit, bus_setup,
-						bus_teardown),
-		cmocka_unit_test_setup_teardown(test_reboot_bus, bus_setup, bus_teardown),
+		T(test_restore_routes),
+		T(test_remove_vpn_abandoned_worker),
+		T(test_remove_vpn_hang),
+		T(test_remove_vpn),
+		T(test_remove_vpn_never_main),
+		T(test_remove_vpn_dry_run),
+		T(test_remove_stale),
+		T(test_flush_neighbour),
+		T(test_bounce_interface),
+		T(test_renew_dhcp_command),
+		T(test_renew_dhcp_timeout),
+		T(test_renew_dhcp_abandoned),
+		T(test_kill_wildcard_owner),
+		T(test_kill_wildcard_owner_sigkill),
+		T(test_reboot_no_bus),
+		T(test_restore_dns_file),
+		B(test_sysbus_has_owner),
+		B(test_restore_dns_resolved),
+		B(test_renew_dhcp_networkd),
+		B(test_kill_wildcard_owner_unit),
+		B(test_reboot_bus),
 	};
 	int r;
 

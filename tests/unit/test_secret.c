@@ -150,27 +150,27 @@ static void test_load_ok(void **state)
 
 static void test_mode_refused(void **state)
 {
+	static const struct {
+		const char *name;
+		mode_t mode;
+		const char *shown;
+	} cases[] = {
+		{ "g.token", 0640, "0640" },
+		{ "o.token", 0604, "0604" },
+		{ "w.token", 0644, "0644" },
+		/* write or execute access counts too; so do the set-id bits' company */
+		{ "x.token", 04601, "4601" },
+	};
 	const char *dir = *state;
 	char msg[1024];
-	const char *p;
 
-	p = put(dir, "g.token", SECRET, 0640);
-	snprintf(msg, sizeof(msg), "%s is readable by group or others (mode 0640): run chmod 600 %s",
-		 p, p);
-	expect_refused(p, -EPERM, msg);
-	p = put(dir, "o.token", SECRET, 0604);
-	snprintf(msg, sizeof(msg), "%s is readable by group or others (mode 0604): run chmod 600 %s",
-		 p, p);
-	expect_refused(p, -EPERM, msg);
-	p = put(dir, "w.token", SECRET, 0644);
-	snprintf(msg, sizeof(msg), "%s is readable by group or others (mode 0644): run chmod 600 %s",
-		 p, p);
-	expect_refused(p, -EPERM, msg);
-	/* write or execute access counts too; so do the set-id bits' company */
-	p = put(dir, "x.token", SECRET, 04601);
-	snprintf(msg, sizeof(msg), "%s is readable by group or others (mode 4601): run chmod 600 %s",
-		 p, p);
-	expect_refused(p, -EPERM, msg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p = put(dir, cases[i].name, SECRET, cases[i].mode);
+
+		snprintf(msg, sizeof(msg), "%s is readable by group or others (mode %s): run chmod "
+			 "600 %s", p, cases[i].shown, p);
+		expect_refused(p, -EPERM, msg);
+	}
 }
 
 static void test_owner_refused(void **state)
@@ -224,32 +224,31 @@ static void test_not_a_file(void **state)
 
 static void test_content_refused(void **state)
 {
+	static const struct {
+		const char *name, *text, *why;
+	} cases[] = {
+		{ "empty.token", "", "is empty" },
+		{ "blank.token", " \n\t\r\n", "is empty" },
+		{ "space.token", "Zq7-never printed\n",
+		  "contains a space or a control character (at byte 9)" },
+		{ "lines.token", "Zq7-never\nprinted\n",
+		  "contains a space or a control character (at byte 9)" },
+		{ "ctl.token", "  Zq7-never\x01printed",
+		  "contains a space or a control character (at byte 11)" },
+		{ "del.token", "Zq7-never\x7fprinted",
+		  "contains a space or a control character (at byte 9)" },
+		{ "utf8.token", "Zq7-never-printed\xc3\xa4",
+		  "contains a byte that is not ASCII (at byte 17)" },
+	};
 	const char *dir = *state;
 	char msg[1024];
-	const char *p;
 
-	p = put(dir, "empty.token", "", 0600);
-	snprintf(msg, sizeof(msg), "%s is empty", p);
-	expect_refused(p, -EINVAL, msg);
-	p = put(dir, "blank.token", " \n\t\r\n", 0600);
-	snprintf(msg, sizeof(msg), "%s is empty", p);
-	expect_refused(p, -EINVAL, msg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *p = put(dir, cases[i].name, cases[i].text, 0600);
 
-	p = put(dir, "space.token", "Zq7-never printed\n", 0600);
-	snprintf(msg, sizeof(msg), "%s contains a space or a control character (at byte 9)", p);
-	expect_refused(p, -EINVAL, msg);
-	p = put(dir, "lines.token", "Zq7-never\nprinted\n", 0600);
-	snprintf(msg, sizeof(msg), "%s contains a space or a control character (at byte 9)", p);
-	expect_refused(p, -EINVAL, msg);
-	p = put(dir, "ctl.token", "  Zq7-never\x01printed", 0600);
-	snprintf(msg, sizeof(msg), "%s contains a space or a control character (at byte 11)", p);
-	expect_refused(p, -EINVAL, msg);
-	p = put(dir, "del.token", "Zq7-never\x7fprinted", 0600);
-	snprintf(msg, sizeof(msg), "%s contains a space or a control character (at byte 9)", p);
-	expect_refused(p, -EINVAL, msg);
-	p = put(dir, "utf8.token", "Zq7-never-printed\xc3\xa4", 0600);
-	snprintf(msg, sizeof(msg), "%s contains a byte that is not ASCII (at byte 17)", p);
-	expect_refused(p, -EINVAL, msg);
+		snprintf(msg, sizeof(msg), "%s %s", p, cases[i].why);
+		expect_refused(p, -EINVAL, msg);
+	}
 	/* a NUL byte */
 	{
 		char path[256];

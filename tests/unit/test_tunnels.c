@@ -11,9 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,22 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <net/if.h>
 #include <netinet/in.h>
-#include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <cmocka.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "http_stub.h"
+#include "loop.h"
+#include "netns.h"
+#include "private_bus.h"
 #include "netward/event.h"
 #include "secret.h"
 #include "tunnels.h"
@@ -123,69 +119,20 @@ static void test_health_feed(void **state)
 #define BODY_RATE "{\"success\":false,\"errors\":[{\"code\":971,\"message\":" \
 		  "\"Please wait and consider throttling your request speed\"}]}"
 
-struct reply {
-	int status;
-	const char *body;		/* NULL: big_body */
-	const char *headers;		/* extra, each ending in \r\n */
-};
-
-struct server;
-
-struct conn {
-	struct conn *next;
-	struct server *s;
-	int fd;
-	sd_event_source *io;
-	char in[8192];
-	size_t in_len;
-	char *out;
-	size_t out_len, out_off;
-};
-
+/* the API's reply per tunnel, by the last digit of the tunnel id in the
+ * path; /ready/N: the ready endpoint of tunnel N */
 struct server {
-	sd_event *e;
-	int fd;
-	uint16_t port;
-	sd_event_source *io;
-	struct conn *conns;
-	struct reply api[MAXT], ready[MAXT];
+	struct http_stub h;
+	struct http_reply api[MAXT], ready[MAXT];
 	unsigned api_hits[MAXT], ready_hits[MAXT], other_hits;
 	uint64_t api_at[MAXT][MAXHITS];
 	char auth[MAXT][256];		/* the last Authorization header */
-	size_t big_len;			/* body of a reply with body NULL */
 };
 
-static void conn_free(struct conn *c)
+static const struct http_reply *route(struct http_stub *h, const char *path, const char *request)
 {
-	struct conn **pp;
-
-	for (pp = &c->s->conns; *pp && *pp != c; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = c->next;
-	sd_event_source_disable_unref(c->io);
-	close(c->fd);
-	free(c->out);
-	free(c);
-}
-
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 401: return "Unauthorized";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Whatever";
-	}
-}
-
-/* the reply for "GET path": the API path names the tunnel by the last
- * digit of its id, /ready/N the ready endpoint of tunnel N */
-static const struct reply *route(struct server *s, const char *path, const char *auth)
-{
-	static const struct reply not_found = { 404, "{}", NULL };
+	static const struct http_reply not_found = { 404, "{}", NULL };
+	struct server *s = h->ud;
 	const char *api = strstr(path, "/cfd_tunnel/");
 	size_t l = strlen(path);
 	unsigned i;
@@ -194,7 +141,7 @@ static const struct reply *route(struct server *s, const char *path, const char 
 		if (s->api_hits[i] < MAXHITS)
 			s->api_at[i][s->api_hits[i]] = now();
 		s->api_hits[i]++;
-		snprintf(s->auth[i], sizeof(s->auth[i]), "%s", auth);
+		http_stub_header(request, "Authorization", s->auth[i], sizeof(s->auth[i]));
 		return &s->api[i];
 	}
 	if (!strncmp(path, "/ready/", 7) && (i = (unsigned)(path[7] - '0')) < MAXT) {
@@ -205,116 +152,17 @@ static const struct reply *route(struct server *s, const char *path, const char 
 	return &not_found;
 }
 
-static void respond(struct conn *c)
-{
-	char path[512] = "", auth[256] = "", *h, *eol;
-	const struct reply *r;
-	size_t blen, hlen;
-	char head[1024];
-
-	c->in[c->in_len] = 0;
-	sscanf(c->in, "GET %511s", path);
-	for (h = strstr(c->in, "\r\n"); h && (h += 2) && *h != '\r'; h = eol) {
-		if (!(eol = strstr(h, "\r\n")))
-			break;
-		if (!strncasecmp(h, "Authorization: ", 15))
-			snprintf(auth, sizeof(auth), "%.*s", (int)(eol - h - 15), h + 15);
-	}
-	r = route(c->s, path, auth);
-	blen = r->body ? strlen(r->body) : c->s->big_len;
-	hlen = (size_t)snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: "
-				"application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-				"%s\r\n", r->status, reason(r->status), blen,
-				r->headers ? r->headers : "");
-	assert_non_null(c->out = malloc(hlen + blen));
-	memcpy(c->out, head, hlen);
-	if (r->body)
-		memcpy(c->out + hlen, r->body, blen);
-	else
-		memset(c->out + hlen, ' ', blen);
-	c->out_len = hlen + blen;
-	sd_event_source_set_io_events(c->io, EPOLLOUT);
-}
-
-static int on_conn(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct conn *c = ud;
-	ssize_t n;
-	(void)src;
-
-	if (c->out) {
-		n = write(fd, c->out + c->out_off, c->out_len - c->out_off);
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0 || (c->out_off += (size_t)n) == c->out_len)
-			conn_free(c);	/* Connection: close */
-		return 0;
-	}
-	if (!(revents & EPOLLIN)) {
-		conn_free(c);
-		return 0;
-	}
-	n = read(fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
-	if (n < 0 && errno == EAGAIN)
-		return 0;
-	if (n <= 0) {
-		conn_free(c);
-		return 0;
-	}
-	c->in_len += (size_t)n;
-	c->in[c->in_len] = 0;
-	if (strstr(c->in, "\r\n\r\n"))
-		respond(c);
-	else if (c->in_len >= sizeof(c->in) - 1)
-		conn_free(c);
-	return 0;
-}
-
-static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct server *s = ud;
-	struct conn *c;
-	int cfd;
-	(void)src;
-	(void)revents;
-
-	while ((cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		assert_non_null(c = calloc(1, sizeof(*c)));
-		c->s = s;
-		c->fd = cfd;
-		assert_true(sd_event_add_io(s->e, &c->io, cfd, EPOLLIN, on_conn, c) >= 0);
-		c->next = s->conns;
-		s->conns = c;
-	}
-	return 0;
-}
-
 static void server_start(struct server *s, sd_event *e)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-
-	s->e = e;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true((s->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) >= 0);
-	assert_int_equal(bind(s->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(listen(s->fd, 64), 0);
-	assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sin, &len), 0);
-	s->port = ntohs(sin.sin_port);
-	assert_true(sd_event_add_io(e, &s->io, s->fd, EPOLLIN, on_accept, s) >= 0);
+	http_stub_start(&s->h, e, false);
+	s->h.route = route;
+	s->h.ud = s;
+	s->h.content_type = "application/json";
 	for (unsigned i = 0; i < MAXT; i++) {
-		s->api[i] = (struct reply){ 200, BODY_HEALTHY, NULL };
-		s->ready[i] = (struct reply){ 503, "{\"status\":503,\"readyConnections\":0}",
-					      NULL };
+		s->api[i] = (struct http_reply){ 200, BODY_HEALTHY, NULL };
+		s->ready[i] = (struct http_reply){ 503, "{\"status\":503,\"readyConnections\":0}",
+						   NULL };
 	}
-}
-
-static void server_stop(struct server *s)
-{
-	while (s->conns)
-		conn_free(s->conns);
-	sd_event_source_disable_unref(s->io);
-	close(s->fd);
 }
 
 /* --- the poller under test ------------------------------------------------------ */
@@ -326,8 +174,7 @@ struct evrec {
 
 /* systemd1 as the test plays it, on a private dbus-daemon */
 struct fake_systemd {
-	pid_t daemon;
-	char sock[96], conf[96];
+	struct private_bus pb;
 	sd_bus *bus;
 	sd_bus_slot *manager, *unit;
 	char unit_path[256];
@@ -347,7 +194,6 @@ struct fixture {
 	struct nw_tunnels *t;
 	struct evrec ev[MAXEV];
 	size_t n_ev;
-	bool deadline;
 	struct fake_systemd sd;
 };
 
@@ -486,67 +332,22 @@ static const sd_bus_vtable unit_vtable[] = {
 	SD_BUS_VTABLE_END
 };
 
-static const char bus_conf[] =
-	"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-	" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-	"<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>"
-	"<policy context=\"default\"><allow user=\"*\"/><allow own=\"*\"/>"
-	"<allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
-	"</policy></busconfig>\n";
-
 /* a dbus-daemon (its address in DBUS_SYSTEM_BUS_ADDRESS) where this test
  * owns org.freedesktop.systemd1: false when there is no dbus-daemon */
-static bool fake_systemd_start(struct fake_systemd *sd, sd_event *e, const char *dir)
+static bool fake_systemd_start(struct fake_systemd *sd, sd_event *e)
 {
-	static const char *const daemons[] = { "/usr/bin/dbus-daemon", "/bin/dbus-daemon" };
-	const char *daemon = NULL;
-	char arg_conf[128], arg_fd[32], addr[128], line[256];
-	FILE *out;
-	int pfd[2];
-	ssize_t n;
+	char *path = NULL;
+	int r = private_bus_start(&sd->pb);
 
-	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]) && !daemon; i++)
-		if (!access(daemons[i], X_OK))
-			daemon = daemons[i];
-	if (!daemon)
+	if (r == -ENOENT)
 		return false;
-	snprintf(sd->sock, sizeof(sd->sock), "%s/bus", dir);
-	snprintf(sd->conf, sizeof(sd->conf), "%s/bus.conf", dir);
-	assert_non_null(out = fopen(sd->conf, "w"));
-	fprintf(out, bus_conf, sd->sock);
-	assert_int_equal(fclose(out), 0);
-	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
-	snprintf(arg_conf, sizeof(arg_conf), "--config-file=%s", sd->conf);
-	snprintf(arg_fd, sizeof(arg_fd), "--print-address=%d", pfd[1]);
-	if ((sd->daemon = fork()) == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	assert_int_equal(r, 0);
+	assert_int_equal(setenv("DBUS_SYSTEM_BUS_ADDRESS", sd->pb.addr, 1), 0);
+	assert_true(sd_bus_path_encode("/org/freedesktop/systemd1/unit", UNIT, &path) >= 0);
+	snprintf(sd->unit_path, sizeof(sd->unit_path), "%s", path);
+	free(path);
+	assert_int_equal(private_bus_connect(&sd->pb, e, &sd->bus), 0);
 
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fcntl(pfd[1], F_SETFD, 0);
-		dup2(null, 2);	/* "Failed to set fd limit" and the like */
-		execl(daemon, daemon, arg_conf, "--nofork", arg_fd, (char *)NULL);
-		_exit(127);
-	}
-	assert_true(sd->daemon > 0);
-	close(pfd[1]);
-	/* printed once it listens; EOF if it died */
-	n = read(pfd[0], line, sizeof(line) - 1);
-	close(pfd[0]);
-	assert_true(n > 0);
-	snprintf(addr, sizeof(addr), "unix:path=%s", sd->sock);
-	assert_int_equal(setenv("DBUS_SYSTEM_BUS_ADDRESS", addr, 1), 0);
-
-	{
-		char *path = NULL;
-
-		assert_true(sd_bus_path_encode("/org/freedesktop/systemd1/unit", UNIT, &path) >= 0);
-		snprintf(sd->unit_path, sizeof(sd->unit_path), "%s", path);
-		free(path);
-	}
-	assert_true(sd_bus_new(&sd->bus) >= 0);
-	assert_true(sd_bus_set_address(sd->bus, addr) >= 0);
-	assert_true(sd_bus_set_bus_client(sd->bus, 1) >= 0);
-	assert_true(sd_bus_start(sd->bus) >= 0);
 	assert_true(sd_bus_add_object_vtable(sd->bus, &sd->manager, "/org/freedesktop/systemd1",
 					     "org.freedesktop.systemd1.Manager", manager_vtable,
 					     sd) >= 0);
@@ -554,7 +355,6 @@ static bool fake_systemd_start(struct fake_systemd *sd, sd_event *e, const char 
 					     "org.freedesktop.systemd1.Unit", unit_vtable,
 					     sd) >= 0);
 	assert_true(sd_bus_request_name(sd->bus, "org.freedesktop.systemd1", 0) >= 0);
-	assert_true(sd_bus_attach_event(sd->bus, e, 0) >= 0);
 	return true;
 }
 
@@ -563,84 +363,30 @@ static void fake_systemd_stop(struct fake_systemd *sd)
 	sd->manager = sd_bus_slot_unref(sd->manager);
 	sd->unit = sd_bus_slot_unref(sd->unit);
 	sd->bus = sd_bus_flush_close_unref(sd->bus);
-	if (sd->daemon > 0) {
-		kill(sd->daemon, SIGTERM);
-		waitpid(sd->daemon, NULL, 0);
-		sd->daemon = 0;
-	}
-	if (sd->conf[0])
-		unlink(sd->conf);
-	if (sd->sock[0])
-		unlink(sd->sock);
-}
-
-static int on_deadline(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	((struct fixture *)ud)->deadline = true;
-	return 0;
-}
-
-/* runs the loop until cond (NULL: never) or max_ms */
-static bool run_until(struct fixture *f, bool (*cond)(struct fixture *, void *), void *arg,
-		      uint64_t max_ms)
-{
-	sd_event_source *d = NULL;
-
-	f->deadline = false;
-	assert_true(sd_event_add_time_relative(f->e, &d, CLOCK_MONOTONIC, max_ms * 1000, 1,
-					       on_deadline, f) >= 0);
-	while (!(cond && cond(f, arg)) && !f->deadline)
-		assert_true(sd_event_run(f->e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(d);
-	return cond && cond(f, arg);
-}
-
-static void run_for(struct fixture *f, uint64_t ms)
-{
-	run_until(f, NULL, NULL, ms);
+	private_bus_stop(&sd->pb);
 }
 
 struct ev_want {
+	struct fixture *f;
 	unsigned type;
 	const char *key, *value;
 	unsigned n;
 };
 
-static bool have_ev(struct fixture *f, void *arg)
+static bool have_ev(const void *arg)
 {
-	struct ev_want *w = arg;
+	const struct ev_want *w = arg;
 
-	return count_ev(f, w->type, w->key, w->value) >= w->n;
+	return count_ev(w->f, w->type, w->key, w->value) >= w->n;
 }
 
+/* runs the loop until n events of type whose key is value (key NULL: any) */
 static bool wait_ev(struct fixture *f, unsigned type, const char *key, const char *value,
 		    unsigned n, uint64_t max_ms)
 {
-	struct ev_want w = { type, key, value, n };
+	struct ev_want w = { f, type, key, value, n };
 
-	return run_until(f, have_ev, &w, max_ms);
-}
-
-struct hits_want {
-	unsigned *v;
-	unsigned n;
-};
-
-static bool have_hits(struct fixture *f, void *arg)
-{
-	struct hits_want *w = arg;
-	(void)f;
-
-	return *w->v >= w->n;
-}
-
-static bool wait_hits(struct fixture *f, unsigned *v, unsigned n, uint64_t max_ms)
-{
-	struct hits_want w = { v, n };
-
-	return run_until(f, have_hits, &w, max_ms);
+	return loop_until(f->e, have_ev, &w, max_ms);
 }
 
 static void write_token(struct fixture *f, unsigned i, const char *value)
@@ -667,7 +413,7 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir) || sd_event_new(&f->e) < 0)
 		return -1;
 	server_start(&f->srv, f->e);
-	snprintf(f->api_base, sizeof(f->api_base), "http://127.0.0.1:%u/client/v4", f->srv.port);
+	snprintf(f->api_base, sizeof(f->api_base), "http://127.0.0.1:%u/client/v4", f->srv.h.port);
 	f->cfg.enabled = true;
 	f->cfg.api_base = f->api_base;
 	f->cfg.interval_ms = 200;	/* 278 ms for one tunnel: the budget's floor */
@@ -681,7 +427,7 @@ static int setup(void **state)
 		snprintf(w->tunnel_id, sizeof(w->tunnel_id),
 			 "00000000-0000-4000-8000-00000000000%u", i);
 		snprintf(f->ready_url[i], sizeof(f->ready_url[i]), "http://127.0.0.1:%u/ready/%u",
-			 f->srv.port, i);
+			 f->srv.h.port, i);
 		w->fall = 2;
 		w->rise = 2;
 	}
@@ -697,7 +443,7 @@ static int teardown(void **state)
 
 	nw_tunnels_free(f->t);
 	fake_systemd_stop(&f->sd);
-	server_stop(&f->srv);
+	http_stub_stop(&f->srv.h);
 	for (size_t i = 0; i < f->n_ev; i++)
 		cJSON_Delete(f->ev[i].ev);
 	for (unsigned i = 0; i < MAXT; i++)
@@ -815,7 +561,7 @@ static void test_down_without_bus(void **state)
 	assert_true(flag(ev, "down"));
 	assert_int_equal(count_ev(f, NW_EV_UNIT_STARTED, NULL, NULL), 0);
 	/* more down rounds: no more events */
-	run_for(f, 350);
+	loop_for(f->e, 350);
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 4);
 	st = status(f);
 	assert_false(flag(st, "system_bus"));
@@ -857,13 +603,13 @@ static void test_rate_limited(void **state)
 	const cJSON *tk;
 	cJSON *st;
 
-	f->srv.api[0] = (struct reply){ 429, BODY_RATE, "Retry-After: 2\r\n" };
+	f->srv.api[0] = (struct http_reply){ 429, BODY_RATE, "Retry-After: 2\r\n" };
 	start(f, 3, tok);
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "rate", 1, 2000));
 	t429 = f->srv.api_at[0][f->srv.api_hits[0] - 1];
-	f->srv.api[0] = (struct reply){ 200, BODY_HEALTHY, NULL };
+	f->srv.api[0] = (struct http_reply){ 200, BODY_HEALTHY, NULL };
 	/* tun1's request of the same round may still be on its way */
-	run_for(f, 100);
+	loop_for(f->e, 100);
 	a0 = f->srv.api_hits[0];
 	a1 = f->srv.api_hits[1];
 	b = f->srv.api_hits[2];
@@ -879,14 +625,14 @@ static void test_rate_limited(void **state)
 	cJSON_Delete(st);
 
 	/* ~2 s: nothing for this token, the other one goes on */
-	run_until(f, NULL, NULL, 1800 - (now() - t429) / MS);
+	loop_for(f->e, 1800 - (now() - t429) / MS);
 	assert_int_equal(f->srv.api_hits[0], a0);
 	assert_int_equal(f->srv.api_hits[1], a1);
 	assert_true(f->srv.api_hits[2] >= b + 4);
 	/* then it goes on */
-	assert_true(wait_hits(f, &f->srv.api_hits[0], a0 + 1, 1500));
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[0], a0 + 1, 1500));
 	assert_true(f->srv.api_at[0][a0] - t429 >= 1900 * MS);
-	assert_true(wait_hits(f, &f->srv.api_hits[1], a1 + 1, 1000));
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[1], a1 + 1, 1000));
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "outcome", "rate"), 1);
 	/* the end of the spell is said */
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "previous", "unknown", 1, 1000));
@@ -900,10 +646,10 @@ static void test_server_error_backoff(void **state)
 	uint64_t *at = f->srv.api_at[0];
 	cJSON *st;
 
-	f->srv.api[0] = (struct reply){ 500, "<html>oops</html>", NULL };
+	f->srv.api[0] = (struct http_reply){ 500, "<html>oops</html>", NULL };
 	start(f, 1, tok);
-	assert_true(wait_hits(f, &f->srv.api_hits[0], 2, 3000));
-	run_for(f, 50);	/* the second answer read */
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[0], 2, 3000));
+	loop_for(f->e, 50);	/* the second answer read */
 	/* 278 ms rounds: the second request after 556 ms, the next 1112 ms later */
 	assert_true(at[1] - at[0] >= 500 * MS);
 	assert_true(at[1] - at[0] < 800 * MS);
@@ -914,7 +660,7 @@ static void test_server_error_backoff(void **state)
 	assert_false(flag(tunnel_st(st, 0), "down"));
 	cJSON_Delete(st);
 	/* the rounds at 834 and 1112 ms pass by */
-	run_for(f, 550);
+	loop_for(f->e, 550);
 	assert_int_equal(f->srv.api_hits[0], 2);
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "outcome", "server"), 1);
 	assert_string_equal(str(last_ev(f, NW_EV_TUNNEL_STATE), "error"), "HTTP 500");
@@ -940,7 +686,7 @@ static void test_transport_error(void **state)
 	start(f, 1, tok);
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "transport", 1, 2000));
 	assert_non_null(strstr(str(last_ev(f, NW_EV_TUNNEL_STATE), "error"), "onnect"));
-	run_for(f, 300);
+	loop_for(f->e, 300);
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 1);
 	close(fd);
 }
@@ -952,14 +698,14 @@ static void test_bad_replies(void **state)
 	const char *tok[] = { TOKEN_A, TOKEN_B, TOKEN_B };
 	cJSON *st;
 
-	f->srv.api[0] = (struct reply){ 200, "<html>\x01\x02garbage{{{", NULL };
-	f->srv.api[1] = (struct reply){ 200, NULL, NULL };	/* 1 MiB + 1 */
-	f->srv.big_len = 1024 * 1024 + 1;
-	f->srv.api[2] = (struct reply){ 200, "{\"success\":true,\"result\":{\"status\":\"weird\"}}",
-					NULL };
+	f->srv.api[0] = (struct http_reply){ 200, "<html>\x01\x02garbage{{{", NULL };
+	f->srv.api[1] = (struct http_reply){ 200, NULL, NULL };	/* 1 MiB + 1 */
+	f->srv.h.big_len = 1024 * 1024 + 1;
+	f->srv.api[2] = (struct http_reply){
+		200, "{\"success\":true,\"result\":{\"status\":\"weird\"}}", NULL };
 	start(f, 3, tok);
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "outcome", "bad_reply", 3, 3000));
-	assert_true(wait_hits(f, &f->srv.api_hits[0], 3, 2000));
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[0], 3, 2000));
 	st = status(f);
 	assert_string_equal(str(tunnel_st(st, 0), "last_error"), "not JSON at byte 0");
 	assert_string_equal(str(tunnel_st(st, 1), "last_error"), "a reply over 1024 KiB");
@@ -984,12 +730,12 @@ static void test_token_rejected(void **state)
 	const cJSON *ev;
 	char sum[128];
 
-	f->srv.api[0] = (struct reply){ 401, BODY_AUTH, NULL };
+	f->srv.api[0] = (struct http_reply){ 401, BODY_AUTH, NULL };
 	f->watch[0].fall = 1;
 	snprintf(f->watch[0].service, sizeof(f->watch[0].service), "backup.service");
 	start(f, 1, tok);
-	assert_true(wait_hits(f, &f->srv.api_hits[0], 2, 2000));
-	run_for(f, 50);	/* the second answer read */
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[0], 2, 2000));
+	loop_for(f->e, 50);	/* the second answer read */
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, NULL, NULL), 1);
 	ev = last_ev(f, NW_EV_TUNNEL_STATE);
 	assert_string_equal(str(ev, "alarm"), "token rejected");
@@ -999,9 +745,9 @@ static void test_token_rejected(void **state)
 	nw_tunnels_summary(f->t, sum, sizeof(sum));
 	assert_string_equal(sum, "1 tunnel, 0 down, 1 token rejected");
 	/* the token works again: the spell ends; a new rejection alarms again */
-	f->srv.api[0] = (struct reply){ 200, BODY_HEALTHY, NULL };
+	f->srv.api[0] = (struct http_reply){ 200, BODY_HEALTHY, NULL };
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 2000));
-	f->srv.api[0] = (struct reply){ 403, BODY_AUTH, NULL };
+	f->srv.api[0] = (struct http_reply){ 403, BODY_AUTH, NULL };
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "alarm", "token rejected", 2, 2000));
 }
 
@@ -1014,10 +760,11 @@ static void test_ready_url(void **state)
 	cJSON *st;
 
 	f->watch[0].ready_url = f->ready_url[0];
-	f->srv.ready[0] = (struct reply){ 200, "{\"status\":200,\"readyConnections\":4}", NULL };
+	f->srv.ready[0] = (struct http_reply){ 200, "{\"status\":200,\"readyConnections\":4}",
+					       NULL };
 	start(f, 1, tok);
-	assert_true(wait_hits(f, &f->srv.ready_hits[0], 2, 2000));
-	run_for(f, 50);
+	assert_true(loop_until_ucount(f->e, &f->srv.ready_hits[0], 2, 2000));
+	loop_for(f->e, 50);
 	assert_int_equal(f->srv.api_hits[0], 0);
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "source", "ready"), 1);
 	st = status(f);
@@ -1027,7 +774,8 @@ static void test_ready_url(void **state)
 	cJSON_Delete(st);
 
 	/* not ready: the API decides, and says down */
-	f->srv.ready[0] = (struct reply){ 503, "{\"status\":503,\"readyConnections\":0}", NULL };
+	f->srv.ready[0] = (struct http_reply){ 503, "{\"status\":503,\"readyConnections\":0}",
+					       NULL };
 	f->srv.api[0].body = BODY_DOWN;
 	api = f->srv.api_hits[0];
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "down", 1, 2000));
@@ -1048,7 +796,7 @@ static void test_gateway_silent(void **state)
 	set_gateway(f, "192.0.2.1");
 	start(f, 1, tok);
 	assert_true(wait_ev(f, NW_EV_DAEMON, NULL, NULL, 1, 2000));
-	run_for(f, 400);
+	loop_for(f->e, 400);
 	/* the first round may have gone before the probe said anything */
 	assert_true(f->srv.api_hits[0] <= 1);
 	assert_int_equal(count_ev(f, NW_EV_DAEMON, NULL, NULL), 1);
@@ -1098,8 +846,8 @@ static void test_reconfigure(void **state)
 	cJSON_Delete(st);
 	/* the new token is used */
 	f->srv.auth[0][0] = 0;
-	assert_true(wait_hits(f, &f->srv.api_hits[1], 1, 2000));
-	assert_true(wait_hits(f, &f->srv.api_hits[0], f->srv.api_hits[0] + 1, 2000));
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[1], 1, 2000));
+	assert_true(loop_until_ucount(f->e, &f->srv.api_hits[0], f->srv.api_hits[0] + 1, 2000));
 	assert_string_equal(f->srv.auth[0], "Bearer " TOKEN_B);
 	/* still down: no new turn down */
 	assert_int_equal(count_ev(f, NW_EV_TUNNEL_STATE, "status", "down"), 1);
@@ -1119,35 +867,22 @@ static void test_reconfigure(void **state)
 	cJSON_Delete(st);
 }
 
-struct count_want {
-	const unsigned *v;
-	unsigned n;
+struct unit_want {
+	struct fixture *f;
+	const char *state;
 };
 
-static bool have_count(struct fixture *f, void *arg)
+/* what tunnel 0's unit is */
+static bool unit_is(const void *arg)
 {
-	struct count_want *w = arg;
-	(void)f;
-
-	return *w->v >= w->n;
-}
-
-static bool wait_count(struct fixture *f, const unsigned *v, unsigned n, uint64_t max_ms)
-{
-	struct count_want w = { v, n };
-
-	return run_until(f, have_count, &w, max_ms);
-}
-
-static bool unit_is(struct fixture *f, void *arg)
-{
+	const struct unit_want *w = arg;
 	cJSON *st = cJSON_CreateObject();
 	const char *u;
 	bool is;
 
-	nw_tunnels_status(f->t, st);
+	nw_tunnels_status(w->f->t, st);
 	u = str(tunnel_st(st, 0), "unit");
-	is = u && !strcmp(u, arg);
+	is = u && !strcmp(u, w->state);
 	cJSON_Delete(st);
 	return is;
 }
@@ -1163,7 +898,7 @@ static void test_failover(void **state)
 	unsigned gets;
 	cJSON *st;
 
-	if (!fake_systemd_start(&f->sd, f->e, f->dir))
+	if (!fake_systemd_start(&f->sd, f->e))
 		skip();
 	snprintf(f->watch[0].service, sizeof(f->watch[0].service), UNIT);
 	f->watch[0].fall = 1;
@@ -1171,7 +906,7 @@ static void test_failover(void **state)
 	f->watch[0].stop_on_recovery = true;
 	start(f, 1, tok);
 	/* what the unit is, asked at once (not loaded: inactive) */
-	assert_true(run_until(f, unit_is, "inactive", 1000));
+	assert_true(loop_until(f->e, unit_is, &(struct unit_want){ f, "inactive" }, 1000));
 	assert_int_equal(f->sd.get_units, 1);
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 1000));
 	st = status(f);
@@ -1191,8 +926,8 @@ static void test_failover(void **state)
 	assert_int_equal(f->sd.starts, 1);
 	/* still down, two more rounds: asked each round, never started again */
 	gets = f->sd.get_units;
-	assert_true(wait_count(f, &f->sd.get_units, gets + 2, 1500));
-	run_for(f, 20);
+	assert_true(loop_until_ucount(f->e, &f->sd.get_units, gets + 2, 1500));
+	loop_for(f->e, 20);
 	assert_int_equal(f->sd.starts, 1);
 	st = status(f);
 	assert_true(flag(tunnel_st(st, 0), "started_by_netward"));
@@ -1213,13 +948,13 @@ static void test_failover(void **state)
 	cJSON_Delete(st);
 
 	/* an admin starts it; the tunnel goes down: netward leaves it be */
-	run_for(f, 300);	/* what netward knows of the unit is old now */
+	loop_for(f->e, 300);	/* what netward knows of the unit is old now */
 	snprintf(f->sd.state, sizeof(f->sd.state), "active");
 	f->srv.api[0].body = BODY_DOWN;
 	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "down", 2, 1500));
 	gets = f->sd.get_units;
-	assert_true(wait_count(f, &f->sd.get_units, gets + 1, 1000));
-	run_for(f, 20);
+	assert_true(loop_until_ucount(f->e, &f->sd.get_units, gets + 1, 1000));
+	loop_for(f->e, 20);
 	assert_int_equal(f->sd.starts, 2);
 	assert_int_equal(count_ev(f, NW_EV_UNIT_STARTED, NULL, NULL), 2);
 	st = status(f);
@@ -1238,30 +973,13 @@ static void test_free_in_flight(void **state)
 
 	start(f, 2, tok);
 	/* the first round's requests are on their way */
-	run_for(f, 1);
+	loop_for(f->e, 1);
 	nw_tunnels_free(f->t);
 	f->t = NULL;
-	run_for(f, 50);
+	loop_for(f->e, 50);
 }
 
 /* --- main ------------------------------------------------------------------------- */
-
-static int lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd, r = 0;
-
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
-		r = -errno;
-	ifr.ifr_flags |= IFF_UP;
-	if (!r && ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
@@ -1283,7 +1001,7 @@ int main(void)
 	};
 
 	/* only lo, so that 192.0.2.1 has no route */
-	if (geteuid() == 0 && unshare(CLONE_NEWNET) == 0 && lo_up() == 0)
+	if (geteuid() == 0 && netns_unshare() == 0)
 		have_netns = true;
 	else
 		fprintf(stderr, "test_tunnels: no network namespace of our own: "

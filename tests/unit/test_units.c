@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,6 +23,8 @@
 #include <cmocka.h>
 #include <systemd/sd-event.h>
 
+#include "loop.h"
+#include "private_bus.h"
 #include "units.h"
 
 #ifndef PYTHON
@@ -34,8 +35,8 @@
 /* --- a private bus and a stand-in ------------------------------------------------------------ */
 
 struct fx {
-	pid_t daemon, standin;
-	char dir[64];
+	struct private_bus pb;
+	pid_t standin;
 	sd_event *e;
 	sd_bus *bus;
 	sd_event_source *out_src;
@@ -52,28 +53,6 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int on_deadline(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	*(bool *)ud = true;
-	return 0;
-}
-
-/* Runs the loop until done(arg) or ms have passed; returns done(arg). */
-static bool run_until(bool (*done)(const void *), const void *arg, uint64_t ms)
-{
-	sd_event_source *t = NULL;
-	bool expired = false;
-
-	assert_int_equal(sd_event_add_time_relative(fx.e, &t, CLOCK_MONOTONIC, ms * 1000, 1000,
-						    on_deadline, &expired), 0);
-	while (!(done && done(arg)) && !expired)
-		assert_true(sd_event_run(fx.e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(t);
-	return done && done(arg);
 }
 
 static bool output_has(const void *needle)
@@ -122,71 +101,15 @@ static int run_quiet(char *const argv[])
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
-static const char *find_dbus_daemon(void)
-{
-	static const char *const paths[] = { "/usr/bin/dbus-daemon", "/bin/dbus-daemon",
-					     "/usr/local/bin/dbus-daemon" };
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!access(paths[i], X_OK))
-			return paths[i];
-	return NULL;
-}
-
-/* tests/helpers/NAME: from the repository (the working directory of make
- * unit), else beside the binary's directory (build/test_units) */
-static const char *helper(const char *name)
-{
-	static char path[4][PATH_MAX];
-	static int next;
-	char *p = path[next++ % 4], exe[PATH_MAX];
-	ssize_t n;
-
-	snprintf(p, PATH_MAX, "tests/helpers/%s", name);
-	if (!access(p, R_OK))
-		return p;
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = 0;
-	for (int i = 0; i < 2 && strrchr(exe, '/'); i++)
-		*strrchr(exe, '/') = 0;
-	snprintf(p, PATH_MAX, "%s/tests/helpers/%s", exe, name);
-	return p;
-}
-
-/* tests/helpers/private_bus.conf with every @SOCKET@ filled in, as conf */
-static int write_conf(const char *conf, const char *sock)
-{
-	FILE *in = fopen(helper("private_bus.conf"), "r"), *out;
-	char text[4096], *p, *at;
-	size_t n;
-
-	if (!in)
-		return -1;
-	n = fread(text, 1, sizeof(text) - 1, in);
-	fclose(in);
-	text[n] = 0;
-	if (!(out = fopen(conf, "w")))
-		return -1;
-	for (p = text; (at = strstr(p, "@SOCKET@")); p = at + strlen("@SOCKET@"))
-		fprintf(out, "%.*s%s", (int)(at - p), p, sock);
-	fputs(p, out);
-	return fclose(out) ? -1 : 0;
-}
-
-static pid_t spawn(const char *const argv[], int out_fd, int quiet)
+/* the stand-in: PYTHON script addr, its output into out_fd */
+static pid_t spawn_standin(const char *script, const char *addr, int out_fd)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (out_fd >= 0)
-			dup2(out_fd, 1);
-		if (quiet) {
-			int null = open("/dev/null", O_WRONLY);
-
-			dup2(null, 2);	/* "Failed to set fd limit" and the like */
-		}
-		execv(argv[0], (char *const *)argv);
+		dup2(out_fd, 1);
+		execl(PYTHON, PYTHON, test_helper(script), addr, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -198,46 +121,24 @@ static int bus_setup(const char *script, const char *ready)
 {
 	char *py_check[] = { PYTHON, "-c", "import dbus, dbus.mainloop.glib; "
 			     "from gi.repository import GLib", NULL };
-	char conf[128], sock[128], confarg[160], fdarg[32], addr[160], line[256];
-	const char *daemon = find_dbus_daemon();
-	int pfd[2], ofd[2];
-	ssize_t n;
+	int ofd[2], r;
 
 	memset(&fx, 0, sizeof(fx));
-	if (!daemon || access(PYTHON, X_OK) || run_quiet(py_check))
+	if (access(PYTHON, X_OK) || run_quiet(py_check))
 		return 0;
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/nw-units-XXXXXX");
-	if (!mkdtemp(fx.dir))
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/bus.conf", fx.dir);
-	snprintf(sock, sizeof(sock), "%s/bus", fx.dir);
-	if (write_conf(conf, sock) || pipe2(pfd, O_CLOEXEC))
-		return -1;
-	snprintf(confarg, sizeof(confarg), "--config-file=%s", conf);
-	snprintf(fdarg, sizeof(fdarg), "--print-address=%d", pfd[1]);
-	/* the write end must survive exec: it was made O_CLOEXEC */
-	fcntl(pfd[1], F_SETFD, 0);
-	fx.daemon = spawn((const char *[]){ daemon, confarg, "--nofork", fdarg, NULL }, -1, 1);
-	close(pfd[1]);
-	/* the address is printed once it listens (EOF if it died) */
-	n = fx.daemon > 0 ? read(pfd[0], line, sizeof(line) - 1) : -1;
-	close(pfd[0]);
-	if (n <= 0)
-		return -1;
-	snprintf(addr, sizeof(addr), "unix:path=%s", sock);
+	if ((r = private_bus_start(&fx.pb)) < 0)
+		return r == -ENOENT ? 0 : -1;
 	if (pipe2(ofd, O_CLOEXEC))
 		return -1;
-	fx.standin = spawn((const char *[]){ PYTHON, helper(script), addr, NULL }, ofd[1], 0);
+	fx.standin = spawn_standin(script, fx.pb.addr, ofd[1]);
 	close(ofd[1]);
 	fcntl(ofd[0], F_SETFL, O_NONBLOCK);
 	if (sd_event_new(&fx.e) < 0 ||
 	    sd_event_add_io(fx.e, &fx.out_src, ofd[0], EPOLLIN, on_output, NULL) < 0 ||
 	    sd_event_source_set_io_fd_own(fx.out_src, 1) < 0 ||
-	    sd_bus_new(&fx.bus) < 0 || sd_bus_set_address(fx.bus, addr) < 0 ||
-	    sd_bus_set_bus_client(fx.bus, 1) < 0 || sd_bus_start(fx.bus) < 0 ||
-	    sd_bus_attach_event(fx.bus, fx.e, 0) < 0)
+	    private_bus_connect(&fx.pb, fx.e, &fx.bus) < 0)
 		return -1;
-	if (!run_until(output_has, ready, 10000)) {
+	if (!loop_until(fx.e, output_has, ready, 10000)) {
 		fprintf(stderr, "%s did not start: %s\n", script, fx.out);
 		return -1;
 	}
@@ -272,19 +173,7 @@ static int bus_teardown(void **state)
 		kill(fx.standin, SIGTERM);
 		waitpid(fx.standin, NULL, 0);
 	}
-	if (fx.daemon > 0) {
-		kill(fx.daemon, SIGTERM);
-		waitpid(fx.daemon, NULL, 0);
-	}
-	if (fx.dir[0]) {
-		char p[128];
-
-		snprintf(p, sizeof(p), "%s/bus.conf", fx.dir);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/bus", fx.dir);
-		unlink(p);
-		rmdir(fx.dir);
-	}
+	private_bus_stop(&fx.pb);
 	return 0;
 }
 
@@ -349,7 +238,7 @@ static void get_state(const char *unit, uint64_t timeout_ms, struct res *r)
 	r->drop_slot = true;
 	assert_int_equal(nw_unit_get_state(fx.bus, unit, timeout_ms, on_state, r, &r->slot), 0);
 	assert_non_null(r->slot);
-	assert_true(run_until(called, r, 5000));
+	assert_true(loop_until(fx.e, called, r, 5000));
 	assert_int_equal(r->calls, 1);
 	assert_null(r->slot);
 }
@@ -360,7 +249,7 @@ static void job(bool start, const char *unit, uint64_t timeout_ms, struct res *r
 	r->drop_slot = true;
 	assert_int_equal((start ? nw_unit_start : nw_unit_stop)(fx.bus, unit, timeout_ms, on_job,
 								  r, &r->slot), 0);
-	assert_true(run_until(called, r, 5000));
+	assert_true(loop_until(fx.e, called, r, 5000));
 	assert_int_equal(r->calls, 1);
 }
 
@@ -453,7 +342,7 @@ static void test_start_state_stop(void **state)
 	assert_true(r.msg_null);
 	assert_memory_equal(r.job, JOB_PREFIX, strlen(JOB_PREFIX));
 	assert_true(strlen(r.job) > strlen(JOB_PREFIX));
-	assert_true(run_until(output_has, "StartUnit web-backup.service replace", 2000));
+	assert_true(loop_until(fx.e, output_has, "StartUnit web-backup.service replace", 2000));
 
 	get_state("web-backup.service", 2000, &r);
 	assert_int_equal(r.err, 0);
@@ -463,7 +352,7 @@ static void test_start_state_stop(void **state)
 	job(false, "web-backup.service", 2000, &r);
 	assert_int_equal(r.err, 0);
 	assert_memory_equal(r.job, JOB_PREFIX, strlen(JOB_PREFIX));
-	assert_true(run_until(output_has, "StopUnit web-backup.service replace", 2000));
+	assert_true(loop_until(fx.e, output_has, "StopUnit web-backup.service replace", 2000));
 
 	/* unloaded after the stop: NoSuchUnit, which is "inactive" */
 	get_state("web-backup.service", 2000, &r);
@@ -480,28 +369,28 @@ static void test_slot_kept_and_floating(void **state)
 
 	need_bus();
 	assert_int_equal(nw_unit_start(fx.bus, "kept.service", 2000, on_job, &r, &r.slot), 0);
-	assert_true(run_until(called, &r, 5000));
+	assert_true(loop_until(fx.e, called, &r, 5000));
 	assert_int_equal(nw_unit_get_state(fx.bus, "kept.service", 2000, on_state, &f, &f.slot), 0);
-	assert_true(run_until(called, &f, 5000));
+	assert_true(loop_until(fx.e, called, &f, 5000));
 	assert_int_equal(f.state, NW_UNIT_ACTIVE);
-	run_until(NULL, NULL, 50);	/* nothing more comes */
+	loop_for(fx.e, 50);	/* nothing more comes */
 	assert_int_equal(f.calls, 1);
 	sd_bus_slot_unref(f.slot);
 	sd_bus_slot_unref(r.slot);
 
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(nw_unit_get_state(fx.bus, "kept.service", 2000, on_state, &f, NULL), 0);
-	assert_true(run_until(called, &f, 5000));
+	assert_true(loop_until(fx.e, called, &f, 5000));
 	assert_int_equal(f.state, NW_UNIT_ACTIVE);
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(nw_unit_stop(fx.bus, "kept.service", 2000, on_job, &f, NULL), 0);
-	assert_true(run_until(called, &f, 5000));
+	assert_true(loop_until(fx.e, called, &f, 5000));
 	assert_int_equal(f.err, 0);
 	memset(&f, 0, sizeof(f));
 	assert_int_equal(nw_unit_get_state(fx.bus, "kept.service", 2000, on_state, &f, NULL), 0);
-	assert_true(run_until(called, &f, 5000));
+	assert_true(loop_until(fx.e, called, &f, 5000));
 	assert_int_equal(f.state, NW_UNIT_INACTIVE);
-	run_until(NULL, NULL, 50);
+	loop_for(fx.e, 50);
 	assert_int_equal(f.calls, 1);
 }
 
@@ -558,8 +447,8 @@ static void test_loaded_states(void **state)
 			fail_msg("%s: %s, expected %s", cases[i].unit, nw_unit_state_name(r.state),
 				 nw_unit_state_name(cases[i].state));
 	}
-	assert_true(run_until(output_has, "Get failed org.freedesktop.systemd1.Unit ActiveState",
-			      2000));
+	assert_true(loop_until(fx.e, output_has,
+			       "Get failed org.freedesktop.systemd1.Unit ActiveState", 2000));
 }
 
 /* -ETIMEDOUT within the timeout (not before it, not long after) */
@@ -598,26 +487,26 @@ static void test_timeout(void **state)
 	start = now_ms();
 	get_state("slowstate.service", 300, &r);
 	expect_timeout(&r, start, 300);
-	assert_true(run_until(output_has, "Get slowstate", 1000));
+	assert_true(loop_until(fx.e, output_has, "Get slowstate", 1000));
 
 	/* an answer after the timeout is dropped, whether the caller still
 	 * holds its slot or not */
 	start = now_ms();
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(nw_unit_start(fx.bus, "late.service", 100, on_job, &r, &r.slot), 0);
-	assert_true(run_until(called, &r, 2000));
+	assert_true(loop_until(fx.e, called, &r, 2000));
 	expect_timeout(&r, start, 100);
-	assert_true(run_until(output_has, "late answer late.service", 2000));
-	run_until(NULL, NULL, 50);
+	assert_true(loop_until(fx.e, output_has, "late answer late.service", 2000));
+	loop_for(fx.e, 50);
 	assert_int_equal(r.calls, 1);
 	r.slot = sd_bus_slot_unref(r.slot);
 	start = now_ms();
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(nw_unit_stop(fx.bus, "late2.service", 100, on_job, &r, NULL), 0);
-	assert_true(run_until(called, &r, 2000));
+	assert_true(loop_until(fx.e, called, &r, 2000));
 	expect_timeout(&r, start, 100);
-	assert_true(run_until(output_has, "late answer late2.service", 2000));
-	run_until(NULL, NULL, 50);
+	assert_true(loop_until(fx.e, output_has, "late answer late2.service", 2000));
+	loop_for(fx.e, 50);
 	assert_int_equal(r.calls, 1);
 }
 
@@ -631,18 +520,18 @@ static void test_cancel(void **state)
 	/* pending in GetUnit, and in StartUnit */
 	assert_int_equal(nw_unit_get_state(fx.bus, "slow.service", 200, on_state, &a, &a.slot), 0);
 	assert_int_equal(nw_unit_start(fx.bus, "slow.service", 200, on_job, &b, &b.slot), 0);
-	assert_true(run_until(output_has, "StartUnit slow.service replace", 2000));
+	assert_true(loop_until(fx.e, output_has, "StartUnit slow.service replace", 2000));
 	a.slot = sd_bus_slot_unref(a.slot);
 	b.slot = sd_bus_slot_unref(b.slot);
 
 	/* pending in the second step, Properties.Get */
 	assert_int_equal(nw_unit_get_state(fx.bus, "slowstate.service", 300, on_state, &c, &c.slot),
 			 0);
-	assert_true(run_until(output_has, "Get slowstate", 2000));
+	assert_true(loop_until(fx.e, output_has, "Get slowstate", 2000));
 	c.slot = sd_bus_slot_unref(c.slot);
 
 	/* past every timeout: a live call would have had -ETIMEDOUT by now */
-	run_until(NULL, NULL, 500);
+	loop_for(fx.e, 500);
 	assert_int_equal(a.calls, 0);
 	assert_int_equal(b.calls, 0);
 	assert_int_equal(c.calls, 0);
@@ -650,7 +539,7 @@ static void test_cancel(void **state)
 	/* cancelled straight away, before the loop ever ran */
 	assert_int_equal(nw_unit_get_state(fx.bus, "failed.service", 200, on_state, &a, &a.slot), 0);
 	a.slot = sd_bus_slot_unref(a.slot);
-	run_until(NULL, NULL, 100);
+	loop_for(fx.e, 100);
 	assert_int_equal(a.calls, 0);
 }
 
@@ -660,23 +549,17 @@ static void test_floating_bus_freed(void **state)
 {
 	struct res r = { 0 };
 	sd_bus *bus = NULL;
-	char addr[160];
 	(void)state;
 
 	need_bus();
-	snprintf(addr, sizeof(addr), "unix:path=%s/bus", fx.dir);
-	assert_true(sd_bus_new(&bus) >= 0);
-	assert_true(sd_bus_set_address(bus, addr) >= 0);
-	assert_true(sd_bus_set_bus_client(bus, 1) >= 0);
-	assert_true(sd_bus_start(bus) >= 0);
-	assert_true(sd_bus_attach_event(bus, fx.e, 0) >= 0);
+	assert_int_equal(private_bus_connect(&fx.pb, fx.e, &bus), 0);
 	assert_int_equal(nw_unit_get_state(bus, "slow.service", 5000, on_state, &r, NULL), 0);
 	assert_int_equal(nw_unit_stop(bus, "slow2.service", 5000, on_job, &r, NULL), 0);
 	assert_int_equal(nw_unit_get_state(bus, "slowstate.service", 5000, on_state, &r, NULL), 0);
-	assert_true(run_until(output_has, "Get slowstate", 2000));
-	assert_true(run_until(output_has, "StopUnit slow2.service", 2000));
+	assert_true(loop_until(fx.e, output_has, "Get slowstate", 2000));
+	assert_true(loop_until(fx.e, output_has, "StopUnit slow2.service", 2000));
 	sd_bus_flush_close_unref(bus);
-	run_until(NULL, NULL, 50);
+	loop_for(fx.e, 50);
 	assert_int_equal(r.calls, 0);
 }
 

@@ -21,6 +21,7 @@
 #include <cjson/cJSON.h>
 #include <systemd/sd-event.h>
 
+#include "loop.h"
 #include "tmpdir.h"
 #include "log.h"
 #include "util.h"
@@ -980,35 +981,6 @@ static const char *reply_str(const struct reply *rp, const char *key)
 	return it->valuestring;
 }
 
-/* --- the loop ------------------------------------------------------------- */
-
-static int on_deadline(sd_event_source *s, uint64_t usec, void *ud)
-{
-	(void)s;
-	(void)usec;
-	*(bool *)ud = true;
-	return 0;
-}
-
-/* runs e until *v >= n or max_ms passed; whether *v >= n */
-static bool run_until(sd_event *e, const int *v, int n, uint64_t max_ms)
-{
-	sd_event_source *t;
-	bool expired = false;
-
-	assert_true(sd_event_add_time_relative(e, &t, CLOCK_MONOTONIC, max_ms * 1000, 1000,
-					       on_deadline, &expired) >= 0);
-	while ((!v || *v < n) && !expired)
-		assert_true(sd_event_run(e, UINT64_MAX) >= 0);
-	sd_event_source_disable_unref(t);
-	return v && *v >= n;
-}
-
-static void run_for(sd_event *e, uint64_t ms)
-{
-	run_until(e, NULL, 0, ms);
-}
-
 struct fx {
 	char *dir;
 	sd_event *e;
@@ -1063,7 +1035,7 @@ static void test_client_basic(void **state)
 
 	fx_open(f, updown_alert);
 	assert_false(nw_vici_connected(f->r.v));
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_int_equal(f->r.states[0], 1);
 	assert_true(nw_vici_connected(f->r.v));
 	/* two connections; both names asked for on the event one, in order,
@@ -1076,7 +1048,7 @@ static void test_client_basic(void **state)
 
 	ver.r = &f->r;
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &ver), 0);
-	assert_true(run_until(f->e, &ver.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 2000));
 	assert_int_equal(ver.err, 0);
 	assert_string_equal(reply_str(&ver, "daemon"), "charon");
 	assert_string_equal(reply_str(&ver, "version"), "5.9.8");
@@ -1084,7 +1056,7 @@ static void test_client_basic(void **state)
 
 	ev = J("{\"gw1\":{\"uniqueid\":\"3\",\"state\":\"ESTABLISHED\"},\"up\":\"yes\"}");
 	peer_send(ep, NW_VICI_EVENT, "ike-updown", ev);
-	assert_true(run_until(f->e, &f->r.n_events, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_events, 1, 2000));
 	assert_string_equal(f->r.events[0], "ike-updown");
 	assert_true(cJSON_Compare(ev, f->r.last_event, 1));
 	cJSON_Delete(ev);
@@ -1092,9 +1064,9 @@ static void test_client_basic(void **state)
 	/* charon goes away: the command in flight fails, state 0 */
 	hang.r = &f->r;
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 0, on_reply, &hang), 0);
-	assert_true(run_until(f->e, &f->s.n_cmds, 2, 2000));
+	assert_true(loop_until_count(f->e, &f->s.n_cmds, 2, 2000));
 	srv_drop_all(&f->s);
-	assert_true(run_until(f->e, &f->r.n_states, 2, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 2, 2000));
 	assert_int_equal(hang.done, 1);
 	assert_int_equal(hang.err, -ENOTCONN);
 	assert_int_equal(f->r.states[1], 0);
@@ -1104,7 +1076,7 @@ static void test_client_basic(void **state)
 	 * events are registered again */
 	reply_clear(&ver);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 0, on_reply, &ver), 0);
-	assert_true(run_until(f->e, &ver.done, 1, 3000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 3000));
 	assert_int_equal(ver.err, 0);
 	assert_int_equal(f->r.n_states, 3);
 	assert_int_equal(f->r.states[2], 1);
@@ -1126,12 +1098,12 @@ static void test_client_stream(void **state)
 	struct peer *cp;
 
 	fx_open(f, evs);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_non_null(cp = srv_peer(&f->s, "list-sa"));
 	assert_int_equal(cp->n_regs, 1);
 	assert_int_equal(srv_peer(&f->s, "ike-updown")->n_regs, 1);
 	assert_int_equal(nw_vici_command(f->r.v, "list-sas", NULL, 1000, on_reply, &rp), 0);
-	assert_true(run_until(f->e, &rp.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &rp.done, 1, 2000));
 	assert_int_equal(rp.err, 0);
 	assert_int_equal(cp->n_cmds, 1);
 	assert_string_equal(f->r.order, "E:list-sa E:list-sa R:0 ");
@@ -1149,14 +1121,14 @@ static void test_client_timeout(void **state)
 		     bad = { .r = &f->r };
 
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 50, on_reply, &hang), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &ver), 0);
-	assert_true(run_until(f->e, &ver.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 2000));
 	assert_int_equal(hang.err, -ETIMEDOUT);
 	assert_int_equal(ver.err, 0);
 	assert_string_equal(f->r.order, "R:-110 R:0 ");
-	assert_true(run_until(f->e, &f->s.n_eof, 1, 1000));
+	assert_true(loop_until_count(f->e, &f->s.n_eof, 1, 1000));
 	/* a new command connection, the same event one, no state change */
 	assert_int_equal(f->s.n_peers, 3);
 	assert_int_equal(srv_open_peers(&f->s), 2);
@@ -1164,7 +1136,7 @@ static void test_client_timeout(void **state)
 
 	assert_int_equal(nw_vici_command(f->r.v, "nope", NULL, 1000, on_reply, &nope), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "bad-reply", NULL, 1000, on_reply, &bad), 0);
-	assert_true(run_until(f->e, &bad.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &bad.done, 1, 2000));
 	assert_int_equal(nope.err, -EBADMSG);
 	assert_int_equal(bad.err, -EBADMSG);
 	assert_int_equal(f->r.n_states, 1);
@@ -1182,10 +1154,10 @@ static void test_client_protocol_errors(void **state)
 	struct reply big = { .r = &f->r }, ver = { .r = &f->r }, conf = { .r = &f->r };
 
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_int_equal(nw_vici_command(f->r.v, "oversize", NULL, 1000, on_reply, &big), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &ver), 0);
-	assert_true(run_until(f->e, &ver.done, 1, 3000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 3000));
 	assert_int_equal(big.err, -ENOTCONN);
 	assert_int_equal(ver.err, 0);
 	assert_int_equal(f->r.n_states, 3);
@@ -1197,20 +1169,20 @@ static void test_client_protocol_errors(void **state)
 	reply_clear(&ver);
 	ver.r = &f->r;
 	assert_int_equal(nw_vici_command(f->r.v, "max", NULL, 1000, on_reply, &ver), 0);
-	assert_true(run_until(f->e, &ver.done, 1, 3000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 3000));
 	assert_int_equal(ver.err, 0);
 	assert_int_equal(cJSON_GetArraySize(ver.msg), 8);
 	assert_int_equal(f->r.n_states, 3);
 
 	/* the same on the event connection */
 	peer_write(srv_peer(&f->s, "alert"), (const uint8_t[]){ 0x00, 0x09, 0x60, 0x00 }, 4);
-	assert_true(run_until(f->e, &f->r.n_states, 5, 3000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 5, 3000));
 	assert_int_equal(f->r.states[3], 0);
 	assert_int_equal(f->r.states[4], 1);
 
 	/* EVENT_CONFIRM with no registration asked for */
 	assert_int_equal(nw_vici_command(f->r.v, "confirm", NULL, 1000, on_reply, &conf), 0);
-	assert_true(run_until(f->e, &f->r.n_states, 7, 3000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 7, 3000));
 	assert_int_equal(conf.err, -ENOTCONN);
 	assert_int_equal(f->r.states[6], 1);
 	reply_clear(&big);
@@ -1236,10 +1208,10 @@ static void test_client_misbehaving(void **state)
 	int want = 1;
 
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	peer_write(srv_peer(&f->s, "alert"), bad_event, sizeof(bad_event));
 	peer_send_json(srv_peer(&f->s, "alert"), NW_VICI_EVENT, "ike-updown", "{\"up\":\"yes\"}");
-	assert_true(run_until(f->e, &f->r.n_events, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_events, 1, 2000));
 	assert_string_equal(f->r.events[0], "ike-updown");
 	assert_int_equal(f->r.n_states, 1);
 	for (size_t i = 0; i < NW_ARRAY_SIZE(bad); i++) {
@@ -1247,7 +1219,7 @@ static void test_client_misbehaving(void **state)
 
 		peer_write(p, bad[i], 4 + bad[i][3]);
 		want += 2;
-		if (!run_until(f->e, &f->r.n_states, want, 3000))
+		if (!loop_until_count(f->e, &f->r.n_states, want, 3000))
 			fail_msg("bad packet %zu: states %d", i, f->r.n_states);
 		assert_int_equal(f->r.states[want - 2], 0);
 		assert_int_equal(f->r.states[want - 1], 1);
@@ -1262,17 +1234,17 @@ static void test_client_timeout_charon_gone(void **state)
 	struct reply hang = { .r = &f->r }, ver = { .r = &f->r };
 
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 50, on_reply, &hang), 0);
-	assert_true(run_until(f->e, &f->s.n_cmds, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->s.n_cmds, 1, 2000));
 	srv_unlisten(&f->s);
-	assert_true(run_until(f->e, &f->r.n_states, 2, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 2, 2000));
 	assert_int_equal(hang.err, -ETIMEDOUT);
 	assert_int_equal(f->r.states[1], 0);
-	assert_true(run_until(f->e, &f->s.n_eof, 2, 2000));	/* the event one went too */
+	assert_true(loop_until_count(f->e, &f->s.n_eof, 2, 2000));	/* the event one went too */
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &ver), 0);
 	srv_listen(&f->s);
-	assert_true(run_until(f->e, &ver.done, 1, 3000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 3000));
 	assert_int_equal(ver.err, 0);
 	assert_int_equal(f->r.states[2], 1);
 	reply_clear(&hang);
@@ -1294,9 +1266,9 @@ static void test_client_partial(void **state)
 		cJSON_AddStringToObject(m, k, v);
 	f->s.trickle = true;
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 5000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 5000));
 	assert_int_equal(nw_vici_command(f->r.v, "echo", m, 5000, on_reply, &rp), 0);
-	assert_true(run_until(f->e, &rp.done, 1, 5000));
+	assert_true(loop_until_count(f->e, &rp.done, 1, 5000));
 	assert_int_equal(rp.err, 0);
 	assert_int_equal(strtoul(reply_str(&rp, "size"), NULL, 10), 1 + 1 + 4 + 7 * 60005);
 	assert_int_equal(f->s.last_cmd_len, 1 + 1 + 4 + 7 * 60005);
@@ -1314,11 +1286,11 @@ static void test_client_late_charon(void **state)
 
 	fx_open(f, updown_alert);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &ver), 0);
-	run_for(f->e, 250);	/* retries at 100 and 300 ms */
+	loop_for(f->e, 250);	/* retries at 100 and 300 ms */
 	assert_int_equal(ver.done, 0);
 	assert_int_equal(f->r.n_states, 0);
 	srv_listen(&f->s);
-	assert_true(run_until(f->e, &ver.done, 1, 3000));
+	assert_true(loop_until_count(f->e, &ver.done, 1, 3000));
 	assert_int_equal(ver.err, 0);
 	assert_int_equal(f->r.n_states, 1);
 	assert_int_equal(f->r.states[0], 1);
@@ -1353,15 +1325,15 @@ static void test_client_free_in_callback(void **state)
 	struct reply first = { .r = &f->r, .free_v = true }, second = { .r = &f->r };
 
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &first), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 1000, on_reply, &second), 0);
-	assert_true(run_until(f->e, &first.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &first.done, 1, 2000));
 	assert_null(f->r.v);
 	assert_int_equal(first.err, 0);
 	assert_int_equal(second.done, 1);
 	assert_int_equal(second.err, -ECANCELED);
-	run_for(f->e, 50);
+	loop_for(f->e, 50);
 	assert_int_equal(first.done + second.done, 2);
 	assert_int_equal(srv_open_peers(&f->s), 0);	/* both closed */
 	reply_clear(&first);
@@ -1370,44 +1342,44 @@ static void test_client_free_in_callback(void **state)
 	/* from an event, with a command in flight and another packet behind */
 	f->r.free_in_event = true;
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 2, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 2, 2000));
 	first = (struct reply){ .r = &f->r };
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 1000, on_reply, &first), 0);
-	assert_true(run_until(f->e, &f->s.n_cmds, 2, 2000));
+	assert_true(loop_until_count(f->e, &f->s.n_cmds, 2, 2000));
 	peer_send_json(srv_peer(&f->s, "ike-updown"), NW_VICI_EVENT, "ike-updown", "{}");
 	peer_send_json(srv_peer(&f->s, "ike-updown"), NW_VICI_EVENT, "ike-updown", "{}");
-	assert_true(run_until(f->e, &f->r.n_events, 1, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_events, 1, 2000));
 	assert_null(f->r.v);
 	assert_int_equal(first.err, -ECANCELED);
-	run_for(f->e, 50);
+	loop_for(f->e, 50);
 	assert_int_equal(f->r.n_events, 1);
 	reply_clear(&first);
 
 	/* from a timeout, and from a command failed by a lost connection */
 	f->r.free_in_event = false;
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 3, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 3, 2000));
 	first = (struct reply){ .r = &f->r, .free_v = true };
 	second = (struct reply){ .r = &f->r };
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 30, on_reply, &first), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 0, on_reply, &second), 0);
-	assert_true(run_until(f->e, &first.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &first.done, 1, 2000));
 	assert_null(f->r.v);
 	assert_int_equal(first.err, -ETIMEDOUT);
 	assert_int_equal(second.err, -ECANCELED);
 	reply_clear(&first);
 	reply_clear(&second);
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 4, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 4, 2000));
 	first = (struct reply){ .r = &f->r, .free_v = true };
 	assert_int_equal(nw_vici_command(f->r.v, "hang", NULL, 0, on_reply, &first), 0);
 	assert_int_equal(nw_vici_command(f->r.v, "version", NULL, 0, on_reply, &second), 0);
-	assert_true(run_until(f->e, &f->s.n_cmds, 4, 2000));
+	assert_true(loop_until_count(f->e, &f->s.n_cmds, 4, 2000));
 	srv_drop_all(&f->s);
-	assert_true(run_until(f->e, &first.done, 1, 2000));
+	assert_true(loop_until_count(f->e, &first.done, 1, 2000));
 	assert_int_equal(first.err, -ENOTCONN);
 	assert_int_equal(second.err, -ECANCELED);
-	run_for(f->e, 200);
+	loop_for(f->e, 200);
 	assert_int_equal(f->r.n_states, 4);	/* no state 0: freed before */
 	reply_clear(&first);
 	reply_clear(&second);
@@ -1415,9 +1387,9 @@ static void test_client_free_in_callback(void **state)
 	/* from the state callback (connected 1) */
 	f->r.free_in_state = true;
 	fx_open(f, updown_alert);
-	assert_true(run_until(f->e, &f->r.n_states, 5, 2000));
+	assert_true(loop_until_count(f->e, &f->r.n_states, 5, 2000));
 	assert_null(f->r.v);
-	run_for(f->e, 200);
+	loop_for(f->e, 200);
 	assert_int_equal(f->r.n_states, 5);
 	fx_free(f);
 }
@@ -1448,7 +1420,7 @@ static void test_client_open_errors(void **state)
 	assert_int_equal(nw_vici_command(v, "x", arr, 0, on_reply, &rp), -EINVAL);
 	assert_false(nw_vici_connected(v));
 	assert_false(nw_vici_connected(NULL));
-	run_for(f->e, 150);
+	loop_for(f->e, 150);
 	nw_vici_free(v);
 	nw_vici_free(NULL);
 	assert_int_equal(rp.done, 0);
