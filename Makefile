@@ -42,7 +42,7 @@ SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 
 COMMON := util log cgroup policy config config_json config_recovery events counters stability \
 	  quarantine_map recovery probe_names resolvconf reboot_guard \
-	  config_tunnels secret sha256 units config_segw
+	  config_tunnels secret sha256 units config_segw config_metrics
 GUARD := rtnl route_guard churn
 # issue 5: probes (libcurl multi, sd-resolve) and the recovery steps
 PROBE := probe probe_icmp probe_tcp probe_http probe_dns curl_event
@@ -53,7 +53,7 @@ SEGW := vici_codec vici
 # issue 7: SEGW failover over strongSwan's VICI (segw: the state machine)
 SEGW_RUN := $(SEGW) segw
 DAEMON := $(COMMON) $(GUARD) $(PROBE) $(RECOVERY) $(TUNNELS) $(SEGW_RUN) bpf_pin bind_guard route_watch listeners \
-	  control quarantine netwardd
+	  control quarantine metrics netwardd
 CTL := $(COMMON) netwardctl ctl_stable ctl_quarantine ctl_churn ctl_probes ctl_tunnels ctl_segw
 
 UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
@@ -62,7 +62,7 @@ UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 TEST_OBJS := $(COMMON) $(GUARD)
 UNIT_TESTS += test_quarantine test_recovery test_config_recovery test_probe test_recovery_steps
 UNIT_TESTS += test_config_tunnels test_secret test_units test_cf_api test_tunnels test_config_segw
-UNIT_TESTS += test_vici
+UNIT_TESTS += test_vici test_metrics
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -113,7 +113,7 @@ $(BUILD)/test_quarantine: tests/unit/test_quarantine.c $(TEST_OBJS:%=$(BUILD)/%.
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/quarantine.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # probes and recovery steps: their unit tests link those objects too
-$(BUILD)/test_probe: tests/unit/test_probe.c $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) | $(BUILD)
+$(BUILD)/test_probe: tests/unit/test_probe.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
@@ -121,9 +121,14 @@ $(BUILD)/test_vici: tests/unit/test_vici.c $(wildcard tests/unit/*.h) $(TEST_OBJ
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
-$(BUILD)/test_recovery_steps: tests/unit/test_recovery_steps.c $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o | $(BUILD)
+$(BUILD)/test_recovery_steps: tests/unit/test_recovery_steps.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+# issue 8: the metrics text (tunnel status names come from cf_api)
+$(BUILD)/test_metrics: tests/unit/test_metrics.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/metrics.o $(BUILD)/cf_api.o | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/metrics.o $(BUILD)/cf_api.o -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 # the tunnel poller's unit tests link it and the probes (gateway check)
 $(BUILD)/test_cf_api $(BUILD)/test_tunnels: $(BUILD)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(PROBE:%=$(BUILD)/%.o) $(TUNNELS:%=$(BUILD)/%.o) | $(BUILD)

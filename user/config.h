@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cjson/cJSON.h>
 
+#include "metrics.h"
 #include "probe.h"
 #include "recovery.h"
 #include "route_guard.h"
@@ -65,6 +66,7 @@ struct nw_cfg {
 	struct nw_recovery_cfg recovery;
 	struct nw_tunnels_cfg tunnels;	/* issue 6; strings malloc'ed */
 	struct nw_segw_cfg segw;	/* issue 7; malloc'ed */
+	struct nw_metrics_cfg metrics;	/* issue 8; textfile malloc'ed */
 	/* sections of SPEC.md accepted but not acted on by this version */
 	char pending[128];
 };
@@ -91,6 +93,8 @@ void nw_cfg_free_probes(struct nw_cfg *cfg);
 int nw_cfg_parse_tunnels(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
 /* config_segw.c: the "segw" object */
 int nw_cfg_parse_segw(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
+/* config_metrics.c: the "metrics" object */
+int nw_cfg_parse_metrics(struct nw_cfg_ctx *c, const cJSON *v, struct nw_cfg *cfg);
 /* The secret files the config names (tunnels.watch[].token_file,
  * segw.connections[].psk_file) exist,
  * are owner-only and hold a plausible token: 0, or -errno with

@@ -82,6 +82,7 @@ struct daemon {
 	struct nw_history hist;
 	int pin_lock_fd;
 	uint64_t started_ns;
+	double started_real_s;		/* Unix time, for netward_start_time_seconds */
 	uint64_t events_seen, events_bad;
 	unsigned reloads, reload_failures;
 	char last_reload_error[NW_ERR_LEN];
@@ -874,10 +875,9 @@ static void scan_listeners(struct daemon *d)
 static void metrics_collect(void *ud, struct nw_metrics_input *in)
 {
 	struct daemon *d = ud;
-	uint64_t up_ns = nw_now_ns(CLOCK_MONOTONIC) - d->started_ns;
 
 	in->version = NW_VERSION;
-	in->start_time_s = (double)(nw_now_ns(CLOCK_REALTIME) - up_ns) / 1e9;
+	in->start_time_s = d->started_real_s;
 	in->has_bpf = d->bind && !nw_counters_read(nw_bind_guard_counters_fd(d->bind), &in->bpf);
 	/* the modules' status JSON, which the writer deletes */
 	if (d->guard && (in->route_guard = cJSON_CreateObject()))
@@ -1675,6 +1675,7 @@ int main(int argc, char **argv)
 	warn_old_kernel();
 	libbpf_set_print(libbpf_log);
 	d.started_ns = nw_now_ns(CLOCK_MONOTONIC);
+	d.started_real_s = (double)nw_now_ns(CLOCK_REALTIME) / 1e9;
 	if ((r = nw_history_init(&d.hist, d.cfg.history)))
 		goto fail;
 
