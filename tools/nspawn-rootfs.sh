@@ -2,7 +2,7 @@
 # Builds (once) the minimal Debian bookworm tree that netward's "real systemd"
 # tests boot with systemd-nspawn, and prints its path on stdout.
 #
-#   tools/nspawn-rootfs.sh            -> /var/cache/netward-test/rootfs-bookworm-v1
+#   tools/nspawn-rootfs.sh            -> /var/cache/netward-test/rootfs-bookworm-v2
 #
 # Idempotent: the first run debootstraps (~1 min, needs root and the network),
 # customizes the tree for the tests, caches it as a tarball plus an extracted
@@ -14,7 +14,11 @@
 #              NW_DEBIAN_MIRROR (default: the machine's first Debian mirror).
 set -euo pipefail
 
-VERSION=v1
+VERSION=v2
+# v2: the run-time libraries of build/netwardd and build/netwardctl (bound
+#     read-only at /opt/netward: the tests run them inside as a unit) and
+#     procps (/bin/kill: the unit's ExecReload=)
+PACKAGES=systemd,systemd-sysv,dbus,procps,libbpf1,libelf1,zlib1g,libmnl0,libcjson1,libcurl4
 SUITE=bookworm
 CACHE=${NW_NSPAWN_CACHE:-/var/cache/netward-test}
 NAME=rootfs-$SUITE-$VERSION
@@ -144,7 +148,7 @@ if [ ! -s "$TAR" ]; then
 	chmod 755 "$WORK"
 	log "debootstrap $SUITE from $M into $WORK (about a minute; log: $CACHE/$NAME.log)"
 	t0=$SECONDS
-	if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
+	if ! debootstrap --variant=minbase --include="$PACKAGES" \
 		"$SUITE" "$WORK" "$M" >"$CACHE/$NAME.log" 2>&1; then
 		tail -n 30 "$CACHE/$NAME.log" >&2
 		log "debootstrap failed"

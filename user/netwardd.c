@@ -659,8 +659,10 @@ static void notify_status(struct daemon *d);
 static void rec_emit(void *ud, unsigned type, cJSON *ev)
 {
 	dispatch(ud, type, ev);
+	/* probe_ok comes on a probe's first answer and on its recovery: the
+	 * first verdict changes STATUS= from "unknown" too */
 	if (type == NW_EV_CONNECTIVITY_LOST || type == NW_EV_CONNECTIVITY_RESTORED ||
-	    type == NW_EV_RECOVERY_STEP)
+	    type == NW_EV_RECOVERY_STEP || type == NW_EV_PROBE_OK)
 		notify_status(ud);
 }
 

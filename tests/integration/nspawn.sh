@@ -13,6 +13,18 @@
 #   nspawn_unit_state UNIT      prints `systemctl is-active UNIT` inside
 #   nspawn_busctl ARGS...       busctl on the container's system bus
 #
+# BPF inside the container (netwardd run there as a unit):
+#   nspawn_bpf_available        nspawn_available, and skips unless the host
+#                               has BTF, bpffs on /sys/fs/bpf and syscall
+#                               tracepoints
+#   nspawn_boot_bpf VAR [ARGS...]
+#                               nspawn_boot with what loading and attaching
+#                               BPF programs needs inside (see there); sets
+#                               NSPAWN_BPFFS, the host directory behind the
+#                               container's /sys/fs/bpf
+#   nspawn_write PATH           stdin into PATH inside (parents made)
+#   nspawn_host_pid CPID        the host's pid of the container's pid CPID
+#
 # Safety: systemd only ever runs inside the container, as its pid 1. The
 # container boots from cgroups made here with random names (under the cgroup2
 # mount and, on a hybrid host, the named systemd v1 hierarchy); only the
@@ -68,6 +80,11 @@ _nspawn_booted() {
 	if _nspawn_pid_gone "$1"; then
 		NSPAWN_STATE=died
 		return 0
+	fi
+	# a child of nspawn in another pid namespace can be a short-lived
+	# helper, not the container's init: look again once it is gone
+	if [ -n "$_nb_leader" ] && _nspawn_pid_gone "$_nb_leader"; then
+		_nb_leader=
 	fi
 	[ -n "$_nb_leader" ] || _nb_leader=$(_nspawn_leader_of "$1") || return 1
 	NSPAWN_STATE=$(timeout 5 nsenter -t "$_nb_leader" -m -u -i -n -p -- \
@@ -206,3 +223,72 @@ nspawn_exec() {
 nspawn_unit_state() { nspawn_exec systemctl is-active "$1"; }
 
 nspawn_busctl() { busctl --address="$NSPAWN_BUS" "$@"; }
+
+# --- BPF inside the container -------------------------------------------------
+
+nspawn_bpf_available() {
+	nspawn_available
+	[ -r /sys/kernel/btf/vmlinux ] || skip "no kernel BTF (/sys/kernel/btf/vmlinux)"
+	[ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ] || skip "no bpffs on /sys/fs/bpf"
+	[ -d /sys/kernel/tracing/events/syscalls/sys_enter_sendmsg ] ||
+		skip "no syscall tracepoints (tracefs on /sys/kernel/tracing, CONFIG_FTRACE_SYSCALLS)"
+}
+
+# nspawn_boot_bpf VAR [NSPAWN_ARGS...]: nspawn_boot, plus
+#  - CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN in the container's bounding set
+#    (nspawn's default set has CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE,
+#    CAP_NET_RAW, CAP_KILL, CAP_SYS_ADMIN);
+#  - bpf(2), perf_event_open(2) and open_by_handle_at(2) let through nspawn's
+#    seccomp filter (it refuses them by default);
+#  - /sys/fs/bpf: a directory with a random name on the host's bpffs, bound
+#    there (nspawn mounts no bpffs, and /sys is a read-only tmpfs with
+#    --private-network), removed with whatever is still pinned in it after
+#    the container stopped;
+#  - tracefs on /sys/kernel/tracing inside, mounted from here once booted
+#    (systemd's sys-kernel-tracing.mount needs CAP_SYS_RAWIO; a --bind there
+#    is covered by nspawn's own /sys/kernel mount). It lives in the
+#    container's mount namespace and goes with it.
+nspawn_boot_bpf() {
+	local _nbb_var=$1 _nbb_dir _nbb_leader
+	shift
+	_nbb_dir=/sys/fs/bpf/netward-test-nspawn-$(rand)
+	mkdir "$_nbb_dir" || fail "mkdir $_nbb_dir"
+	# registered before the container's cleanup: runs after the stop
+	defer "@_nspawn_bpffs_cleanup '$_nbb_dir'"
+	nspawn_boot _nbb_leader \
+		--capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN \
+		--system-call-filter='bpf perf_event_open open_by_handle_at' \
+		--bind="$_nbb_dir:/sys/fs/bpf" "$@"
+	# shellcheck disable=SC2034 # for the tests
+	NSPAWN_BPFFS=$_nbb_dir
+	nspawn_exec mount -t tracefs -o nosuid,nodev,noexec tracefs /sys/kernel/tracing ||
+		fail "could not mount tracefs inside the container"
+	printf -v "$_nbb_var" '%s' "$_nbb_leader"
+}
+
+_nspawn_bpffs_cleanup() {
+	local left
+	[ -d "$1" ] || return 0
+	left=$(find "$1" -mindepth 1 ! -type d 2>/dev/null | wc -l)
+	[ "$left" -eq 0 ] || log "nspawn: removing $left pinned object(s) left in $1"
+	rm -rf "$1" || log "nspawn: could not remove $1"
+}
+
+nspawn_write() {
+	# shellcheck disable=SC2016 # expanded by the sh inside
+	nspawn_exec sh -c 'mkdir -p "$(dirname "$1")" && cat >"$1"' sh "$1"
+}
+
+# The host's pid of the container's process CPID (NSpid: host first).
+nspawn_host_pid() {
+	local ns p
+	ns=$(readlink "/proc/$NSPAWN_LEADER/ns/pid")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
+		if awk -v c="$1" '$1 == "NSpid:" { f = $NF == c } END { exit !f }' "$p/status" 2>/dev/null; then
+			echo "${p#/proc/}"
+			return 0
+		fi
+	done
+	return 1
+}
