@@ -59,6 +59,10 @@ more_requests() {
 	wait_until 10 sh -c "[ \$(grep -c '\"tunnel\": \"$TN_TUNNEL\"' '$TMP/cf.log') -ge $want ]" ||
 		fail "the poller stopped asking (wanted $want answers)"
 }
+# tn_event SECONDS FILTER: wait_event with a longer deadline
+tn_event() {
+	wait_until "$1" events_match "$2" || { ctl events --json >&2; fail "no event matching $2"; }
+}
 bus_calls() { grep -c "^$1 $TN_UNIT replace$" "$FAKE_BUS_LOG"; }
 tunnel_field() { ctl tunnels --json | jq -r ".tunnels[0].$1"; }
 
@@ -142,14 +146,16 @@ test_tunnel_server_errors_garbage_and_slow_replies_are_reported() {
 	tn_script '[{"code": 500}]'
 	tn_start "$ns"
 	wait_event '.type == "tunnel_state" and .outcome == "server" and .http_status == 500'
-	more_requests 3
+	more_requests 1
 	[ "$(ctl tunnels --json | jq '.tunnels[0].backoff_ms')" -gt 200 ] || fail "no backoff after 5xx"
+	# the backoff doubles with each 5xx (556, 1112 ms, ...): the next
+	# answers come later than the usual 200 ms rounds
 	tn_script '[{"body": "<html>oops</html>"}]'
-	wait_event '.type == "tunnel_state" and .outcome == "bad_reply"'
+	tn_event 15 '.type == "tunnel_state" and .outcome == "bad_reply"'
 	tn_script '[{"success": false, "error": [1003, "Invalid tunnel"]}]'
-	wait_event '.type == "tunnel_state" and .outcome == "api_error" and (.error | test("1003"))'
+	tn_event 15 '.type == "tunnel_state" and .outcome == "api_error" and (.error | test("1003"))'
 	tn_script '[{"status": "healthy", "delay_ms": 1000}]'
-	wait_event '.type == "tunnel_state" and .outcome == "transport"'
+	tn_event 15 '.type == "tunnel_state" and .outcome == "transport"'
 	expect_eq "$(bus_calls StartUnit)" 0 "errors are no outage"
 }
 
