@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "listeners.h"
+#include "rtnl.h"
 
 #define TCP_LISTEN_STATE 10
 
@@ -100,6 +101,13 @@ static int dump(struct mnl_socket *nl, struct scan *s, uint8_t family, uint8_t p
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	while ((n = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		/* mnl_cb_run trusts lengths of 2 GiB and more: check them first */
+		const struct nlmsghdr *m = (const struct nlmsghdr *)buf;
+		int left = (int)n;
+
+		for (; left > 0; m = mnl_nlmsg_next(m, &left))
+			if (!nw_nlmsg_ok(m, left))
+				return -EBADMSG;
 		r = mnl_cb_run(buf, (size_t)n, seq, portid, on_msg, s);
 		if (r == MNL_CB_STOP)
 			return 0;

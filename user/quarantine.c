@@ -902,7 +902,7 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		 * before each datagram (cheap when there is nothing to read) */
 		if (q->ops.drain_requests)
 			q->ops.drain_requests(q->ud);
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (; nw_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			on_notification(q, nlh, t);
 	}
 	return 0;

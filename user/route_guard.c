@@ -2338,7 +2338,7 @@ static int on_monitor(sd_event_source *s, int fd, uint32_t revents, void *ud)
 		}
 		t = mono_ns();
 		g->drained = false;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		for (; nw_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
 			on_msg(g, nlh, t);
 	}
 	return 0;

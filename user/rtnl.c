@@ -1063,7 +1063,7 @@ int nw_rtnl_request(struct nw_rtnl *s, struct nlmsghdr *nlh, int timeout_ms, cha
 
 		if (n < 0)
 			return (int)n;
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+		for (; nw_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
 			/* a late answer to a request that timed out earlier */
 			if (m->nlmsg_seq != seq || m->nlmsg_type != NLMSG_ERROR)
 				continue;
@@ -1086,7 +1086,7 @@ static int read_dump(struct nw_rtnl *s, uint32_t seq, uint64_t deadline, nw_rtnl
 
 		if (n < 0)
 			return (int)n;
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+		for (; nw_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
 			if (m->nlmsg_seq != seq)
 				continue;
 			if (m->nlmsg_flags & NLM_F_DUMP_INTR)

@@ -90,6 +90,15 @@ struct nw_link {
 	char name[IF_NAMESIZE];
 };
 
+/* Like mnl_nlmsg_ok, with the length taken as unsigned: libmnl 1.0.4
+ * compares (int)nlmsg_len, so a length of 2 GiB or more passes it and
+ * mnl_nlmsg_next jumps off the buffer (found by fuzzing). */
+static inline bool nw_nlmsg_ok(const struct nlmsghdr *nlh, int len)
+{
+	return len >= (int)sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) &&
+	       nlh->nlmsg_len <= (unsigned)len;
+}
+
 /* RTM_NEWROUTE/RTM_DELROUTE -> rt. -EBADMSG malformed, -EAFNOSUPPORT not
  * IPv4/IPv6, -E2BIG too many nexthops or metrics, -EOPNOTSUPP a route netward
  * cannot rebuild (lightweight tunnel encapsulation). */

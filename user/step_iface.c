@@ -271,7 +271,7 @@ static int on_link_event(sd_event_source *src, int fd, uint32_t revents, void *u
 			}
 			break;	/* EAGAIN */
 		}
-		for (; mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+		for (; nw_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
 			struct nw_link l;
 
 			if (m->nlmsg_type != RTM_NEWLINK || nw_link_parse(m, &l) ||
