@@ -170,20 +170,58 @@ bench: deps all
 # inputs from its corpus (tests/fuzz/corpus/<name>); a crash is a bug and
 # its input a new regression seed
 FUZZ_RUNS ?= 200000
-FUZZERS := vici
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Iuser \
+FUZZERS := vici config events cf_api control
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	       -Iinclude -Iuser \
 	       $(shell $(PKG_CONFIG) --cflags libcjson libsystemd 2>/dev/null)
 $(BUILD)/fuzz_vici: tests/fuzz/fuzz_vici.c user/vici_codec.c user/vici.h | $(BUILD)
 	$(msg) FUZZ $@
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_vici.c user/vici_codec.c -o $@ \
 		$(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
 
+# The other harnesses compile the user/*.c they need with the harness (all
+# instrumented, no objects shared with the gcc build).
+FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs libcjson libmnl libsystemd libbpf 2>/dev/null || \
+	       echo -lcjson -lmnl -lsystemd -lbpf) -lm
+FUZZ_HDRS := $(wildcard user/*.h include/netward/*.h)
+# nw_cfg_parse and the section parsers, with what they call
+FUZZ_CONFIG := config config_json config_recovery config_tunnels config_segw config_metrics \
+	       policy cgroup log util probe_names recovery secret units sha256
+$(BUILD)/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_CONFIG:%=user/%.c) $(FUZZ_HDRS) | $(BUILD)
+	$(msg) FUZZ $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c $(FUZZ_CONFIG:%=user/%.c) -o $@ $(FUZZ_LIBS)
+
+# ring buffer records (nw_event_decode) and rtnetlink messages (nw_rt_parse,
+# nw_rule_parse, nw_link_parse)
+FUZZ_EVENTS := events rtnl cgroup policy log util
+$(BUILD)/fuzz_events: tests/fuzz/fuzz_events.c $(FUZZ_EVENTS:%=user/%.c) $(FUZZ_HDRS) | $(BUILD)
+	$(msg) FUZZ $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_events.c $(FUZZ_EVENTS:%=user/%.c) -o $@ $(FUZZ_LIBS)
+
+# the Cloudflare API replies (nw_cf_parse_tunnel, nw_cf_parse_ready)
+FUZZ_CF_API := cf_api util log
+$(BUILD)/fuzz_cf_api: tests/fuzz/fuzz_cf_api.c $(FUZZ_CF_API:%=user/%.c) $(FUZZ_HDRS) | $(BUILD)
+	$(msg) FUZZ $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_cf_api.c $(FUZZ_CF_API:%=user/%.c) -o $@ $(FUZZ_LIBS)
+
+# the control socket: requests through nw_control_open's socket
+FUZZ_CONTROL := control events cgroup policy log util
+$(BUILD)/fuzz_control: tests/fuzz/fuzz_control.c $(FUZZ_CONTROL:%=user/%.c) $(FUZZ_HDRS) | $(BUILD)
+	$(msg) FUZZ $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) tests/fuzz/fuzz_control.c $(FUZZ_CONTROL:%=user/%.c) -o $@ $(FUZZ_LIBS)
+
+# a crash or undefined behaviour fails the run (its input lands in
+# $(BUILD)/fuzz-<name>-crash-*: add it to tests/fuzz/corpus/<name>/)
 fuzz: $(FUZZERS:%=$(BUILD)/fuzz_%)
 	$(Q)set -e; for f in $(FUZZERS); do \
 		echo "== fuzz_$$f: $(FUZZ_RUNS) runs"; \
 		mkdir -p $(BUILD)/fuzz-corpus-$$f; \
-		$(BUILD)/fuzz_$$f -runs=$(FUZZ_RUNS) -max_len=4096 -print_final_stats=1 \
-			$(BUILD)/fuzz-corpus-$$f tests/fuzz/corpus/$$f 2>&1 | tail -n 12; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(BUILD)/fuzz_$$f -runs=$(FUZZ_RUNS) \
+			-max_len=4096 -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz-$$f- \
+			$(BUILD)/fuzz-corpus-$$f tests/fuzz/corpus/$$f >$(BUILD)/fuzz-$$f.log 2>&1 || \
+			{ tail -n 60 $(BUILD)/fuzz-$$f.log; exit 1; }; \
+		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units|^stat::average_exec_per_sec' \
+			$(BUILD)/fuzz-$$f.log; \
 	done
 
 demo: deps all
