@@ -29,6 +29,8 @@ cJSON *read_reply(FILE *f);
 /* Sends req, reads one reply: 0 and *reply, or an exit code (message
  * printed; {"ok":false} gives EXIT_USAGE). fp: keep the connection open. */
 int request(FILE **fp, cJSON *req, cJSON **reply);
+/* request() of {"cmd": cmd, ...req's fields}; req (may be NULL) is freed */
+int ask(const char *cmd, cJSON *req, cJSON **reply);
 void print_json(const cJSON *o);
 const char *s_of(const cJSON *o, const char *k);
 double n_of(const cJSON *o, const char *k);

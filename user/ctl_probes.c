@@ -50,11 +50,9 @@ int verb_probes(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("probes: unexpected argument \"%s\"", argv[1]);
-	cJSON_AddStringToObject(req, "cmd", "probes");
 	if (arg.now)
 		cJSON_AddBoolToObject(req, "now", 1);
-	rc = request(NULL, req, &r);
-	cJSON_Delete(req);
+	rc = ask("probes", req, &r);
 	if (rc)
 		return rc;
 	if (arg.json) {
@@ -81,9 +79,7 @@ int verb_recovery(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("recovery: unexpected argument \"%s\"", argv[1]);
-	cJSON_AddStringToObject(req, "cmd", "recovery");
-	rc = request(NULL, req, &r);
-	cJSON_Delete(req);
+	rc = ask("recovery", req, &r);
 	if (rc)
 		return rc;
 	c = cJSON_GetObjectItemCaseSensitive(r, "connectivity");

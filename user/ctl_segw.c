@@ -19,11 +19,9 @@ int verb_segw(int argc, char **argv)
 		return usage_error("segw failover: %s", "give one connection name");
 	if (!strcmp(sub, "list") && argc > 2)
 		return usage_error("segw list: unexpected argument \"%s\"", argv[2]);
-	cJSON_AddStringToObject(req, "cmd", "segw");
 	if (!strcmp(sub, "failover"))
 		cJSON_AddStringToObject(req, "failover", argv[2]);
-	rc = request(NULL, req, &r);
-	cJSON_Delete(req);
+	rc = ask("segw", req, &r);
 	if (rc)
 		return rc;
 	t = cJSON_GetObjectItemCaseSensitive(r, "segw");

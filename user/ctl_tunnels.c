@@ -14,9 +14,7 @@ int verb_tunnels(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("tunnels: unexpected argument \"%s\"", argv[1]);
-	cJSON_AddStringToObject(req, "cmd", "tunnels");
-	rc = request(NULL, req, &r);
-	cJSON_Delete(req);
+	rc = ask("tunnels", req, &r);
 	if (rc)
 		return rc;
 	t = cJSON_GetObjectItemCaseSensitive(r, "tunnels");

@@ -228,6 +228,16 @@ static const char *str(const cJSON *ev, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+void nw_event_message(cJSON *ev, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (!ev)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cJSON_AddStringToObject(ev, "message", msg);
+}
+
 cJSON *nw_event_daemon(uint32_t netns, const char *message)
 {
 	cJSON *ev = nw_event_new(NW_EV_DAEMON, netns);

@@ -4,6 +4,7 @@
 #ifndef NETWARD_EVENTS_H
 #define NETWARD_EVENTS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -18,6 +19,9 @@ int nw_event_type_public(unsigned type);
 
 /* A JSON object with the common fields: ts, type, netns. */
 cJSON *nw_event_new(unsigned type, uint32_t netns);
+
+/* ev's "message" (the log line's text), printf-style; NULL ev is fine */
+void nw_event_message(cJSON *ev, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* A "daemon" event of netwardd's own: pid and message. */
 cJSON *nw_event_daemon(uint32_t netns, const char *message);

@@ -153,6 +153,18 @@ cJSON *read_reply(FILE *f)
 }
 
 /* Sends req, reads one reply; exit code on failure, 0 with *reply set. */
+int ask(const char *cmd, cJSON *req, cJSON **reply)
+{
+	int rc;
+
+	if (!req && !(req = cJSON_CreateObject()))
+		return EXIT_USAGE;
+	cJSON_AddStringToObject(req, "cmd", cmd);
+	rc = request(NULL, req, reply);
+	cJSON_Delete(req);
+	return rc;
+}
+
 int request(FILE **fp, cJSON *req, cJSON **reply)
 {
 	FILE *f = daemon_connect();
@@ -223,9 +235,7 @@ static int verb_status(int argc, char **argv)
 
 	if (argc > 1)
 		return usage_error("status: unexpected argument \"%s\"", argv[1]);
-	cJSON_AddStringToObject(req, "cmd", "status");
-	rc = request(NULL, req, &r);
-	cJSON_Delete(req);
+	rc = ask("status", req, &r);
 	if (rc)
 		return rc;
 	if (arg.json) {

@@ -571,15 +571,13 @@ static void emit(struct nw_quarantine *q, cJSON *ev, const char *fmt, ...)
 
 static void emit(struct nw_quarantine *q, cJSON *ev, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	if (!ev)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	nw_event_message(ev, fmt, ap);
 	va_end(ap);
-	cJSON_AddStringToObject(ev, "message", msg);
 	if (q->ops.emit)
 		q->ops.emit(q->ud, NW_EV_QUARANTINED, ev);
 	cJSON_Delete(ev);

@@ -93,15 +93,13 @@ static void emit(struct conn *c, unsigned type, cJSON *ev, const char *fmt, ...)
 
 static void emit(struct conn *c, unsigned type, cJSON *ev, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	if (!ev)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	nw_event_message(ev, fmt, ap);
 	va_end(ap);
-	cJSON_AddStringToObject(ev, "message", msg);
 	c->s->ops.emit(c->s->ud, type, ev);
 	cJSON_Delete(ev);
 }
