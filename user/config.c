@@ -214,6 +214,18 @@ static int get_family(struct nw_cfg_ctx *c, const cJSON *v, const char *path, ui
 	return 0;
 }
 
+/* "<path>.family" when present (4 or 6), else *out stays 0 */
+static int opt_family(struct nw_cfg_ctx *c, const cJSON *o, const char *path, uint8_t *out)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
+	char p[256];
+
+	if (!f)
+		return 0;
+	nw_cfg_join(p, sizeof(p), path, "family");
+	return get_family(c, f, p, out);
+}
+
 static int get_gateway(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uint8_t *family,
 		       uint8_t addr[16])
 {
@@ -253,16 +265,12 @@ static int get_table(struct nw_cfg_ctx *c, const cJSON *v, const char *path, uin
 static int sel_dst(struct nw_cfg_ctx *c, const cJSON *o, const char *path, struct nw_route_sel *s)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dst");
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
 	uint8_t family = 0;
 	char p[256];
 	int err;
 
-	if (f) {
-		nw_cfg_join(p, sizeof(p), path, "family");
-		if ((err = get_family(c, f, p, &family)))
-			return err;
-	}
+	if ((err = opt_family(c, o, path, &family)))
+		return err;
 	nw_cfg_join(p, sizeof(p), path, "dst");
 	if (!v)
 		return nw_cfg_fail(c, p, "missing (\"default\", a prefix or an address)");
@@ -354,11 +362,8 @@ static int parse_fallback(struct nw_cfg_ctx *c, const cJSON *o, const char *path
 	f->metric = 1000;
 	if ((err = nw_cfg_want_object(c, o, path)) || (err = nw_cfg_check_keys(c, o, path, keys)))
 		return err;
-	if ((v = cJSON_GetObjectItemCaseSensitive(o, "family"))) {
-		nw_cfg_join(p, sizeof(p), path, "family");
-		if ((err = get_family(c, v, p, &family)))
-			return err;
-	}
+	if ((err = opt_family(c, o, path, &family)))
+		return err;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gateway"))) {
 		nw_cfg_join(p, sizeof(p), path, "gateway");
 		if ((err = get_gateway(c, v, p, &f->family, f->gateway)))
@@ -560,16 +565,12 @@ static int get_uidrange(struct nw_cfg_ctx *c, const cJSON *v, const char *path, 
 static int rule_sel_family(struct nw_cfg_ctx *c, const cJSON *o, const char *path, struct nw_rule_sel *s,
 			   uint8_t from_family, uint8_t to_family)
 {
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "family");
 	uint8_t family = 0;
 	char p[256];
 	int err;
 
-	if (f) {
-		nw_cfg_join(p, sizeof(p), path, "family");
-		if ((err = get_family(c, f, p, &family)))
-			return err;
-	}
+	if ((err = opt_family(c, o, path, &family)))
+		return err;
 	if (from_family && to_family && from_family != to_family) {
 		nw_cfg_join(p, sizeof(p), path, "to");
 		return nw_cfg_fail(c, p, "\"%s\" is not an %s prefix like \"from\"",
