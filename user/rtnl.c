@@ -288,9 +288,33 @@ int nw_rt_parse(const struct nlmsghdr *nlh, struct nw_rt *rt)
 
 /* --- building --------------------------------------------------------------- */
 
+/* Every attribute goes through put(): libmnl 1.0.4 (Debian 12) leaves the
+ * alignment padding after a payload as the buffer had it, so each u8, u16
+ * and string attribute sent stack bytes to the kernel (valgrind: "sendto(msg)
+ * points to uninitialised byte(s)"). The padding is zeroed here. */
 static bool put(struct nlmsghdr *nlh, size_t size, uint16_t type, size_t len, const void *data)
 {
-	return mnl_attr_put_check(nlh, size, type, len, data);
+	struct nlattr *a = mnl_nlmsg_get_payload_tail(nlh);
+
+	if (!mnl_attr_put_check(nlh, size, type, len, data))
+		return false;
+	memset((char *)mnl_attr_get_payload(a) + len, 0, MNL_ALIGN(len) - len);
+	return true;
+}
+
+static bool put_u8(struct nlmsghdr *nlh, size_t size, uint16_t type, uint8_t v)
+{
+	return put(nlh, size, type, sizeof(v), &v);
+}
+
+static bool put_u16(struct nlmsghdr *nlh, size_t size, uint16_t type, uint16_t v)
+{
+	return put(nlh, size, type, sizeof(v), &v);
+}
+
+static bool put_strz(struct nlmsghdr *nlh, size_t size, uint16_t type, const char *s)
+{
+	return put(nlh, size, type, strlen(s) + 1, s);
 }
 
 static bool put_u32(struct nlmsghdr *nlh, size_t size, uint16_t type, uint32_t v)
@@ -391,7 +415,7 @@ struct nlmsghdr *nw_rt_build(const struct nw_rt *rt, void *buf, size_t size, uin
 	    (rt->has_prefsrc && !put(nlh, size, RTA_PREFSRC, alen, rt->prefsrc)) ||
 	    !put_nexthops(nlh, size, rt) ||
 	    (rt->metrics_len && !put(nlh, size, RTA_METRICS, rt->metrics_len, rt->metrics)) ||
-	    (rt->has_pref && !mnl_attr_put_u8_check(nlh, size, RTA_PREF, rt->pref)) ||
+	    (rt->has_pref && !put_u8(nlh, size, RTA_PREF, rt->pref)) ||
 	    (rt->expires_s && type == RTM_NEWROUTE && rt->family == AF_INET6 &&
 	     !put_u32(nlh, size, RTA_EXPIRES, rt->expires_s)))
 		return NULL;
@@ -701,8 +725,8 @@ struct nlmsghdr *nw_rule_build(const struct nw_rule *r, void *buf, size_t size, 
 	    !put_u32(nlh, size, FRA_PRIORITY, r->priority) ||
 	    (r->dst_len && !put(nlh, size, FRA_DST, alen, r->dst)) ||
 	    (r->src_len && !put(nlh, size, FRA_SRC, alen, r->src)) ||
-	    (r->iifname[0] && !mnl_attr_put_strz_check(nlh, size, FRA_IIFNAME, r->iifname)) ||
-	    (r->oifname[0] && !mnl_attr_put_strz_check(nlh, size, FRA_OIFNAME, r->oifname)) ||
+	    (r->iifname[0] && !put_strz(nlh, size, FRA_IIFNAME, r->iifname)) ||
+	    (r->oifname[0] && !put_strz(nlh, size, FRA_OIFNAME, r->oifname)) ||
 	    (r->fwmark && !put_u32(nlh, size, FRA_FWMARK, r->fwmark)) ||
 	    (r->fwmask && !put_u32(nlh, size, FRA_FWMASK, r->fwmask)) ||
 	    ((r->goto_target || r->action == FR_ACT_GOTO) &&
@@ -713,18 +737,18 @@ struct nlmsghdr *nw_rule_build(const struct nw_rule *r, void *buf, size_t size, 
 	     !put_u32(nlh, size, FRA_SUPPRESS_PREFIXLEN, r->suppress_prefixlen)) ||
 	    (r->suppress_ifgroup != NW_RULE_NONE &&
 	     !put_u32(nlh, size, FRA_SUPPRESS_IFGROUP, r->suppress_ifgroup)) ||
-	    (r->l3mdev && !mnl_attr_put_u8_check(nlh, size, FRA_L3MDEV, r->l3mdev)) ||
-	    !mnl_attr_put_u8_check(nlh, size, FRA_PROTOCOL, r->protocol) ||
-	    (r->ip_proto && !mnl_attr_put_u8_check(nlh, size, FRA_IP_PROTO, r->ip_proto)) ||
+	    (r->l3mdev && !put_u8(nlh, size, FRA_L3MDEV, r->l3mdev)) ||
+	    !put_u8(nlh, size, FRA_PROTOCOL, r->protocol) ||
+	    (r->ip_proto && !put_u8(nlh, size, FRA_IP_PROTO, r->ip_proto)) ||
 	    ((r->sport_start || r->sport_end) &&
 	     !put_ports(nlh, size, FRA_SPORT_RANGE, r->sport_start, r->sport_end)) ||
 	    ((r->dport_start || r->dport_end) &&
 	     !put_ports(nlh, size, FRA_DPORT_RANGE, r->dport_start, r->dport_end)) ||
-	    (r->sport_mask && !mnl_attr_put_u16_check(nlh, size, NW_FRA_SPORT_MASK, r->sport_mask)) ||
-	    (r->dport_mask && !mnl_attr_put_u16_check(nlh, size, NW_FRA_DPORT_MASK, r->dport_mask)) ||
-	    (r->has_dscp && !mnl_attr_put_u8_check(nlh, size, NW_FRA_DSCP, r->dscp)) ||
+	    (r->sport_mask && !put_u16(nlh, size, NW_FRA_SPORT_MASK, r->sport_mask)) ||
+	    (r->dport_mask && !put_u16(nlh, size, NW_FRA_DPORT_MASK, r->dport_mask)) ||
+	    (r->has_dscp && !put_u8(nlh, size, NW_FRA_DSCP, r->dscp)) ||
 	    (r->has_dscp_mask &&
-	     !mnl_attr_put_u8_check(nlh, size, NW_FRA_DSCP_MASK, r->dscp_mask)) ||
+	     !put_u8(nlh, size, NW_FRA_DSCP_MASK, r->dscp_mask)) ||
 	    (r->has_flowlabel &&
 	     (!put_u32(nlh, size, NW_FRA_FLOWLABEL, r->flowlabel) ||
 	      !put_u32(nlh, size, NW_FRA_FLOWLABEL_MASK, r->flowlabel_mask))))
