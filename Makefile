@@ -43,7 +43,7 @@ SKELS := $(BPF_OBJS:%=$(BUILD)/%.skel.h)
 COMMON := util log cgroup policy config config_json config_recovery events counters stability \
 	  quarantine_map recovery probe_names resolvconf reboot_guard \
 	  config_tunnels secret sha256 units config_segw config_metrics
-GUARD := rtnl route_guard churn
+GUARD := rtnl route_guard route_state churn
 # issue 5: probes (libcurl multi, sd-resolve) and the recovery steps
 PROBE := probe probe_icmp probe_tcp probe_http probe_dns curl_event
 RECOVERY := recovery_steps step_worker step_links step_iface step_dns step_dhcp step_kill step_reboot sysbus recovery_run
@@ -62,7 +62,7 @@ UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 TEST_OBJS := $(COMMON) $(GUARD)
 UNIT_TESTS += test_quarantine test_recovery test_config_recovery test_probe test_recovery_steps
 UNIT_TESTS += test_config_tunnels test_secret test_units test_cf_api test_tunnels test_config_segw
-UNIT_TESTS += test_vici test_metrics
+UNIT_TESTS += test_vici test_metrics test_route_state
 
 .DELETE_ON_ERROR:
 .SECONDARY:

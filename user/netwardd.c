@@ -36,6 +36,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "route_guard.h"
+#include "route_state.h"
 #include "route_watch.h"
 #include "quarantine.h"
 #include "recovery_run.h"
@@ -92,6 +93,7 @@ struct daemon {
 	struct nw_segw *segw;		/* issue 7 */
 	struct nw_metrics *metrics;	/* issue 8: the Prometheus textfile */
 	const char *state_dir;
+	char state_file[PATH_MAX];	/* the route guard's protected.json, "" = none */
 	struct nw_wildcard_owner owners[32];	/* bind guard reports, a ring */
 	size_t n_owners, owner_next;
 };
@@ -118,7 +120,8 @@ static void usage(FILE *f)
 "  --pin-dir DIR     where maps and links are pinned (default " NW_DEFAULT_PIN_DIR ")\n"
 "  --socket PATH     control socket (default " NW_DEFAULT_SOCKET ")\n"
 "  --state-dir DIR   state kept across restarts (default " NW_DEFAULT_STATE_DIR "):\n"
-"                    the known-good resolv.conf copy and the reboot budget\n"
+"                    the protected routes and rules (protected.json), the\n"
+"                    known-good resolv.conf copy and the reboot budget\n"
 "  --foreground      accepted for compatibility: netwardd never forks\n"
 "  --dry-run         observe and log; deny, rewrite and kill become audit\n"
 "  --check-config    validate the configuration and exit (0 valid, 1 not)\n"
@@ -567,10 +570,17 @@ static void guard_changed(void *ud, const struct nlmsghdr *nlh)
 	nw_stability_changed(d->stab);
 }
 
+static void guard_log(void *ud, int prio, const char *msg)
+{
+	(void)ud;
+	nw_log(prio, "route-guard: %s", msg);
+}
+
 static const struct nw_route_guard_ops guard_ops = {
 	.emit = guard_emit,
 	.drain_requests = guard_drain,
 	.changed = guard_changed,
+	.log = guard_log,
 };
 
 /* quarantine reverts what killed writers did; it drains the ring buffer
@@ -585,6 +595,7 @@ static struct nw_route_guard_cfg guard_cfg(const struct daemon *d, const struct 
 	struct nw_route_guard_cfg g = cfg->routes;
 
 	g.dry_run = d->dry_run;
+	g.state_file = d->state_file[0] ? d->state_file : NULL;
 	return g;
 }
 
@@ -778,6 +789,23 @@ static int start_segw(struct daemon *d, const struct nw_cfg *cfg, char *err, siz
 	if (r)
 		snprintf(err, errlen, "segw: %s", strerror(-r));
 	return r;
+}
+
+/* <state_dir>/protected.json for the route guard; the directory is made
+ * when missing. When that fails, one warning and no state file. Under
+ * --dry-run the file is only read: nothing is made. */
+static void prepare_state_file(struct daemon *d)
+{
+	int r;
+
+	d->state_file[0] = 0;
+	if ((r = nw_path(d->state_file, sizeof(d->state_file), "%s/%s", d->state_dir,
+			 NW_STATE_FILE)) ||
+	    (!d->dry_run && (r = nw_mkdir_p(d->state_dir, 0755)) < 0)) {
+		d->state_file[0] = 0;
+		log_warn("route-guard: state dir %s: %s: the protected routes and rules are not "
+			 "kept across a restart", d->state_dir, strerror(-r));
+	}
 }
 
 static int start_recovery(struct daemon *d)
@@ -1777,6 +1805,8 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	d.state_dir = d.arg_state_dir ? d.arg_state_dir : NW_DEFAULT_STATE_DIR;
+	prepare_state_file(&d);
 	{
 		struct nw_route_guard_cfg g = guard_cfg(&d, &d.cfg);
 
@@ -1785,7 +1815,6 @@ int main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	d.state_dir = d.arg_state_dir ? d.arg_state_dir : NW_DEFAULT_STATE_DIR;
 	if ((r = start_recovery(&d)))
 		goto fail;
 	if (d.cfg.tunnels.enabled && (r = start_tunnels(&d, &d.cfg, err, sizeof(err)))) {
@@ -1815,6 +1844,10 @@ int main(int argc, char **argv)
 
 	r = sd_event_loop(d.e);
 	detach = !d.cfg.keep_on_exit;
+	/* the operator stopped the guard: what he changes until the next start
+	 * is his (after a crash, or with keep_on_exit, the file stays) */
+	if (detach && r >= 0)
+		nw_route_guard_forget_state(d.guard);
 	daemon_event(&d, "netwardd stopping: %s", detach ? "detaching and unpinning"
 				: "bpf.keep_on_exit: enforcement stays pinned");
 	cleanup(&d, detach);

@@ -31,14 +31,22 @@
  *   back with NLM_F_CREATE|NLM_F_EXCL, under the same anti-flap, dry-run
  *   and observe-only modes. Every rule change, protected or not, is
  *   reported with its actor (rule_added, rule_deleted).
+ * - The protected set lives in <state_dir>/protected.json too, rewritten
+ *   (atomically, off the restore path) only when the set changes: a
+ *   netwardd restarted after a crash reads it and puts back, through the
+ *   usual restore path, whatever it holds that is gone from the kernel and
+ *   still protected by the configuration (reason "missing_at_start"). A
+ *   clean stop without bpf.keep_on_exit removes it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <libmnl/libmnl.h>
@@ -47,6 +55,7 @@
 
 #include "events.h"
 #include "route_guard.h"
+#include "route_state.h"
 #include "rtnl.h"
 #include "util.h"
 
@@ -71,6 +80,11 @@ _Static_assert(NOTES >= NW_EVENTS_BYTES / sizeof(struct nw_rtnl_request),
 #define MAX_PROTECTED 1024
 #define NSEC_PER_MSEC 1000000ull
 #define NSEC_PER_USEC 1000ull
+#define NSEC_PER_SEC 1000000000ull
+#define STATE_GAP_NS (200 * NSEC_PER_MSEC)	/* state file: at most 5 writes a second */
+#define AT_START_REASON "missing_at_start"
+#define AT_START_CAUSE "not in the kernel when netwardd started: deleted while no netwardd " \
+		       "ran (found in the state file)"
 
 #ifndef IFF_LOWER_UP
 #define IFF_LOWER_UP 0x10000	/* linux/if.h; glibc's net/if.h stops at IFF_DYNAMIC */
@@ -127,6 +141,7 @@ struct prot {
 	bool learned;		/* a default route found at start */
 	bool alias;		/* IPv4: another route shares its key (ip route append) */
 	bool config;		/* a routes.protect selector picks it */
+	bool at_start;		/* found missing at start (state file): its restore says so */
 	enum pstate state;
 	uint64_t deleted_ns;	/* CLOCK_MONOTONIC: when its deletion was read */
 	uint64_t pending_ns;
@@ -155,6 +170,7 @@ struct rprot {
 	struct nw_rule rule;
 	bool learned;		/* a kernel default rule found at start */
 	bool config;		/* a rules.protect selector picks it */
+	bool at_start;		/* found missing at start (state file): its restore says so */
 	enum pstate state;
 	uint64_t deleted_ns;	/* CLOCK_MONOTONIC: when its deletion was read */
 	uint64_t pending_ns;
@@ -210,6 +226,17 @@ struct nw_route_guard {
 	size_t n_rprot, cap_rprot;
 	uint64_t rules_added, rules_deleted, rule_deletions, rule_restores, rule_failures,
 		 rule_flap_episodes, rule_resyncs;
+	/* the state file */
+	char *state_path;	/* NULL: not kept */
+	bool state_ro;		/* dry-run: read at start, never written */
+	bool started;		/* nw_route_guard_new finished: the set is whole */
+	bool state_failing;	/* the last write failed (warned once) */
+	struct nw_state_place place;
+	sd_event_source *state_src;	/* the next write */
+	sd_event_source *start_src;	/* puts back what was missing at start */
+	uint64_t state_last_ns, state_saves;
+	unsigned at_start_routes, at_start_rules;
+	char state_err[128];
 };
 
 static uint64_t mono_ns(void)
@@ -228,6 +255,23 @@ static bool may_restore_rules(const struct nw_route_guard *g)
 }
 
 static void rule_retry_pending(struct nw_route_guard *g, uint64_t t);
+static void state_dirty(struct nw_route_guard *g);
+
+static void glog(struct nw_route_guard *g, int prio, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void glog(struct nw_route_guard *g, int prio, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!g->ops.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	g->ops.log(g->ud, prio, msg);
+}
 
 static int fam_idx(uint8_t family)
 {
@@ -366,6 +410,36 @@ int nw_route_find_request(const struct nw_rtnl_request *reqs, const bool *used, 
 	return find_request(reqs, used, n, now_ns, window_ns, rt_match_cb, &m);
 }
 
+/* The main-table default routes learn_default protects. */
+static bool cfg_learnable(const struct nw_route_guard_cfg *cfg, const struct nw_rt *rt)
+{
+	return cfg->learn_default && rt->table == RT_TABLE_MAIN && !rt->dst_len &&
+	       !rt->src_len && rt->type == RTN_UNICAST;
+}
+
+bool nw_route_saved_wanted(const struct nw_route_guard_cfg *cfg, const struct nw_rt *rt,
+			   const char (*dev)[IF_NAMESIZE], bool learned, bool *learn)
+{
+	*learn = learned && cfg_learnable(cfg, rt);
+	if (*learn)
+		return true;
+	for (size_t i = 0; i < cfg->n_protect; i++) {
+		struct nw_route_sel any = cfg->protect[i];
+		bool dev_ok = !any.dev[0];
+
+		/* the device by its saved name: it may be gone (then the
+		 * restore fails and waits for it, like any other) */
+		any.dev[0] = 0;
+		if (!nw_route_sel_match(&any, rt, 0))
+			continue;
+		for (unsigned n = 0; !dev_ok && n < rt->n_nh && n < NW_RT_MAX_NH; n++)
+			dev_ok = !strcmp(dev[n], cfg->protect[i].dev);
+		if (dev_ok)
+			return true;
+	}
+	return false;
+}
+
 /* --- pure parts: rules ------------------------------------------------------ */
 
 bool nw_rule_sel_match(const struct nw_rule_sel *s, const struct nw_rule *rule)
@@ -410,6 +484,18 @@ bool nw_rule_is_default(const struct nw_rule *rule)
 		bare.suppress_prefixlen = bare.suppress_ifgroup = NW_RULE_NONE;
 		return nw_rule_same_key(&bare, rule) && !(rule->flags & FIB_RULE_INVERT);
 	}
+	return false;
+}
+
+bool nw_rule_saved_wanted(const struct nw_route_guard_cfg *cfg, const struct nw_rule *rule,
+			  bool learned, bool *learn)
+{
+	*learn = learned && cfg->protect_default_rules && nw_rule_is_default(rule);
+	if (*learn)
+		return true;
+	for (size_t i = 0; i < cfg->n_protect_rules; i++)
+		if (nw_rule_sel_match(&cfg->protect_rules[i], rule))
+			return true;
 	return false;
 }
 
@@ -615,8 +701,7 @@ static bool sel_any(struct nw_route_guard *g, const struct nw_rt *rt)
 
 static bool learnable(const struct nw_route_guard *g, const struct nw_rt *rt)
 {
-	return g->cfg.learn_default && rt->table == RT_TABLE_MAIN && !rt->dst_len &&
-	       !rt->src_len && rt->type == RTN_UNICAST;
+	return cfg_learnable(&g->cfg, rt);
 }
 
 static struct prot *prot_find(struct nw_route_guard *g, const struct nw_rt *rt)
@@ -649,18 +734,45 @@ static bool is_fallback(struct nw_route_guard *g, const struct nw_rt *rt)
 	return f->installed && nw_rt_equal(&f->rt, rt);
 }
 
+/* What the state file keeps of a route differs: the route a restore would
+ * send, not kernel-owned flags or its remaining lifetime. */
+static bool kept_differs(const struct nw_rt *a, const struct nw_rt *b)
+{
+	return !nw_rt_equal(a, b) || a->multipath != b->multipath || a->tos != b->tos ||
+	       a->has_pref != b->has_pref || a->pref != b->pref ||
+	       a->metrics_len != b->metrics_len || memcmp(a->metrics, b->metrics, a->metrics_len);
+}
+
+/* p follows rt. The state file is rewritten only when what it keeps
+ * changed: the echo of a restore changes nothing. */
 static void snapshot(struct nw_route_guard *g, struct prot *p, const struct nw_rt *rt)
 {
-	p->rt = *rt;
-	for (unsigned i = 0; i < rt->n_nh; i++) {
+	char dev[NW_RT_MAX_NH][IF_NAMESIZE];
+	uint64_t expires = rt->expires_s ? mono_ns() + rt->expires_s * NSEC_PER_SEC : 0;
+	bool changed = kept_differs(&p->rt, rt) || !expires != !p->expires_ns ||
+		       (expires > p->expires_ns ? expires - p->expires_ns
+						: p->expires_ns - expires) > 2 * NSEC_PER_SEC;
+
+	memset(dev, 0, sizeof(dev));
+	for (unsigned i = 0; i < rt->n_nh && i < NW_RT_MAX_NH; i++) {
 		const struct nw_link *l = link_find(g, rt->nh[i].ifindex);
 
 		if (l)
-			snprintf(p->dev[i], sizeof(p->dev[i]), "%s", l->name);
-		else
-			p->dev[i][0] = 0;
+			snprintf(dev[i], sizeof(dev[i]), "%s", l->name);
 	}
-	p->expires_ns = rt->expires_s ? mono_ns() + rt->expires_s * 1000000000ull : 0;
+	changed |= memcmp(dev, p->dev, sizeof(dev)) != 0;
+	p->rt = *rt;
+	memcpy(p->dev, dev, sizeof(dev));
+	p->expires_ns = expires;
+	if (changed)
+		state_dirty(g);
+}
+
+static void set_alias(struct nw_route_guard *g, struct prot *p, bool alias)
+{
+	if (p->alias != alias)
+		state_dirty(g);
+	p->alias = alias;
 }
 
 static struct prot *prot_add(struct nw_route_guard *g, const struct nw_rt *rt, bool learned)
@@ -688,6 +800,7 @@ static struct prot *prot_add(struct nw_route_guard *g, const struct nw_rt *rt, b
 	p->config = sel_any(g, rt);
 	snapshot(g, p, rt);
 	g->prot[g->n_prot++] = p;
+	state_dirty(g);
 	return p;
 }
 
@@ -708,6 +821,7 @@ static void prot_drop(struct nw_route_guard *g, struct prot *p)
 			break;
 		}
 	prot_free(p);
+	state_dirty(g);
 }
 
 /* --- events ----------------------------------------------------------------- */
@@ -1173,7 +1287,7 @@ static void emit_deleted(struct nw_route_guard *g, struct prot *p, const struct 
 
 /* --dry-run: the route_restored that would have been, marked dry_run like
  * the bind guard's audit-instead-of-deny events */
-static void emit_would_restore(struct nw_route_guard *g, struct prot *p)
+static void emit_would_restore(struct nw_route_guard *g, struct prot *p, bool at_start)
 {
 	char desc[512], msg[768];
 	cJSON *ev = route_event(g, NW_EV_ROUTE_RESTORED, p, &p->rt);
@@ -1182,6 +1296,8 @@ static void emit_would_restore(struct nw_route_guard *g, struct prot *p)
 		return;
 	describe(g, p, &p->rt, desc, sizeof(desc));
 	cJSON_AddBoolToObject(ev, "dry_run", 1);
+	if (at_start)
+		cJSON_AddStringToObject(ev, "reason", AT_START_REASON);
 	snprintf(msg, sizeof(msg), "%s: dry-run, would restore it (NLM_F_CREATE|NLM_F_EXCL)%s",
 		 desc, p->rt.n_nh && !link_up(g, p->rt.nh[0].ifindex)
 		 ? ", once its device is up" : "");
@@ -1189,14 +1305,26 @@ static void emit_would_restore(struct nw_route_guard *g, struct prot *p)
 	emit(g, NW_EV_ROUTE_RESTORED, ev);
 }
 
+/* The first outcome of an object found missing at start says so; a failed
+ * restore or a backoff leaves that to the restore that follows. */
+static bool take_at_start(bool *at_start, const struct outcome *o)
+{
+	bool was = *at_start;
+
+	if (o->action != A_FAILED && o->action != A_BACKOFF && o->action != A_WAITING)
+		*at_start = false;
+	return was;
+}
+
 static void emit_outcome(struct nw_route_guard *g, struct prot *p, const struct outcome *o)
 {
 	char desc[512], msg[768];
 	bool ok = o->action == A_RESTORED || o->action == A_ALREADY;
+	bool at_start = take_at_start(&p->at_start, o);
 	cJSON *ev;
 
 	if (o->action == A_DRY_RUN)
-		emit_would_restore(g, p);
+		emit_would_restore(g, p, at_start);
 	if (!ok && o->action != A_FAILED)
 		return;
 	/* one route_restore_failed per pending spell, not one per retry */
@@ -1207,6 +1335,8 @@ static void emit_outcome(struct nw_route_guard *g, struct prot *p, const struct 
 	ev = route_event(g, ok ? NW_EV_ROUTE_RESTORED : NW_EV_ROUTE_RESTORE_FAILED, p, &p->rt);
 	if (!ev)
 		return;
+	if (at_start)
+		cJSON_AddStringToObject(ev, "reason", AT_START_REASON);
 	if (ok) {
 		cJSON_AddNumberToObject(ev, "latency_us", (double)o->latency_us);
 		cJSON_AddNumberToObject(ev, "restores", (double)p->restores);
@@ -1216,7 +1346,8 @@ static void emit_outcome(struct nw_route_guard *g, struct prot *p, const struct 
 			cJSON_AddBoolToObject(ev, "partial", 1);
 		if (o->pending_ms)
 			cJSON_AddNumberToObject(ev, "pending_ms", (double)o->pending_ms);
-		snprintf(msg, sizeof(msg), "%s: %s in %llu us", desc,
+		snprintf(msg, sizeof(msg), "%s: %s%s in %llu us", desc,
+			 at_start ? "missing at start, " : "",
 			 o->action == A_ALREADY ? "already back" :
 			 o->partial ? "missing nexthops restored" : "restored",
 			 (unsigned long long)o->latency_us);
@@ -1228,8 +1359,9 @@ static void emit_outcome(struct nw_route_guard *g, struct prot *p, const struct 
 		cJSON_AddNumberToObject(ev, "errno", -o->err);
 		cJSON_AddBoolToObject(ev, "pending", 1);
 		cJSON_AddStringToObject(ev, "pending_reason", why);
-		snprintf(msg, sizeof(msg), "%s: restore failed (%s), %s: retried when links or "
-			 "addresses change, and periodically", desc, p->last_err_msg, why);
+		snprintf(msg, sizeof(msg), "%s: %srestore failed (%s), %s: retried when links or "
+			 "addresses change, and periodically", desc,
+			 at_start ? "missing at start, " : "", p->last_err_msg, why);
 	}
 	cJSON_AddStringToObject(ev, "message", msg);
 	emit(g, ok ? NW_EV_ROUTE_RESTORED : NW_EV_ROUTE_RESTORE_FAILED, ev);
@@ -1269,6 +1401,8 @@ static void lost(struct nw_route_guard *g, struct prot *p, const struct nw_rt *g
 	struct nw_rt whole;
 	struct outcome o;
 
+	if (strcmp(reason, AT_START_REASON))
+		p->at_start = false;	/* a deletion of its own, later */
 	p->deletions++;
 	g->deletions++;
 	p->deleted_ns = t;
@@ -1398,6 +1532,7 @@ static struct rprot *rprot_add(struct nw_route_guard *g, const struct nw_rule *r
 	p->learned = learned;
 	p->config = rule_sel_any(g, rule);
 	g->rprot[g->n_rprot++] = p;
+	state_dirty(g);
 	return p;
 }
 
@@ -1418,6 +1553,7 @@ static void rprot_drop(struct nw_route_guard *g, struct rprot *p)
 			break;
 		}
 	rprot_free(p);
+	state_dirty(g);
 }
 
 /* "IPv4 rule 32766: from all lookup main" */
@@ -1498,6 +1634,15 @@ static int send_rule(struct nw_route_guard *g, const struct nw_rule *rule, char 
 	if (!nlh)
 		return -EMSGSIZE;
 	return nw_rtnl_request(g->req, nlh, REQ_TIMEOUT_MS, ext, extlen);
+}
+
+/* p's snapshot follows rule (same key): the state file is rewritten when
+ * what a restore would send changed. */
+static void rule_follow(struct nw_route_guard *g, struct rprot *p, const struct nw_rule *rule)
+{
+	if (!nw_rule_equal(&p->rule, rule))
+		state_dirty(g);
+	p->rule = *rule;
 }
 
 static void rset_present(struct rprot *p)
@@ -1620,7 +1765,9 @@ static void emit_rule_deleted(struct nw_route_guard *g, struct rprot *p, const s
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "%s: %s", desc,
-			 strcmp(reason, "deleted") ? "gone while notifications were lost" : "deleted");
+			 !strcmp(reason, "deleted") ? "deleted" :
+			 !strcmp(reason, AT_START_REASON) ? AT_START_CAUSE :
+			 "gone while notifications were lost");
 		break;
 	}
 	cJSON_AddStringToObject(ev, "message", msg);
@@ -1630,6 +1777,7 @@ static void emit_rule_deleted(struct nw_route_guard *g, struct rprot *p, const s
 static void emit_rule_outcome(struct nw_route_guard *g, struct rprot *p, const struct outcome *o)
 {
 	bool ok = o->action == A_RESTORED || o->action == A_ALREADY;
+	bool at_start = take_at_start(&p->at_start, o);
 	char desc[512], msg[768];
 	unsigned type;
 	cJSON *ev;
@@ -1640,6 +1788,8 @@ static void emit_rule_outcome(struct nw_route_guard *g, struct rprot *p, const s
 		if (!(ev = rule_event(g, NW_EV_RULE_RESTORED, &p->rule)))
 			return;
 		cJSON_AddBoolToObject(ev, "dry_run", 1);
+		if (at_start)
+			cJSON_AddStringToObject(ev, "reason", AT_START_REASON);
 		snprintf(msg, sizeof(msg), "%s: dry-run, would restore it (NLM_F_CREATE|NLM_F_EXCL)",
 			 desc);
 		cJSON_AddStringToObject(ev, "message", msg);
@@ -1655,6 +1805,8 @@ static void emit_rule_outcome(struct nw_route_guard *g, struct rprot *p, const s
 	type = ok ? NW_EV_RULE_RESTORED : NW_EV_RULE_RESTORE_FAILED;
 	if (!(ev = rule_event(g, type, &p->rule)))
 		return;
+	if (at_start)
+		cJSON_AddStringToObject(ev, "reason", AT_START_REASON);
 	if (ok) {
 		cJSON_AddNumberToObject(ev, "latency_us", (double)o->latency_us);
 		cJSON_AddNumberToObject(ev, "restores", (double)p->restores);
@@ -1662,15 +1814,16 @@ static void emit_rule_outcome(struct nw_route_guard *g, struct rprot *p, const s
 			cJSON_AddBoolToObject(ev, "already_present", 1);
 		if (o->pending_ms)
 			cJSON_AddNumberToObject(ev, "pending_ms", (double)o->pending_ms);
-		snprintf(msg, sizeof(msg), "%s: %s in %llu us", desc,
+		snprintf(msg, sizeof(msg), "%s: %s%s in %llu us", desc,
+			 at_start ? "missing at start, " : "",
 			 o->action == A_ALREADY ? "already back" : "restored",
 			 (unsigned long long)o->latency_us);
 	} else {
 		cJSON_AddStringToObject(ev, "error", p->last_err_msg);
 		cJSON_AddNumberToObject(ev, "errno", -o->err);
 		cJSON_AddBoolToObject(ev, "pending", 1);
-		snprintf(msg, sizeof(msg), "%s: restore failed (%s): retried periodically", desc,
-			 p->last_err_msg);
+		snprintf(msg, sizeof(msg), "%s: %srestore failed (%s): retried periodically", desc,
+			 at_start ? "missing at start, " : "", p->last_err_msg);
 	}
 	cJSON_AddStringToObject(ev, "message", msg);
 	emit(g, type, ev);
@@ -1710,6 +1863,8 @@ static void rule_lost(struct nw_route_guard *g, struct rprot *p, const struct nw
 	struct nw_rule was = *gone;
 	struct outcome o;
 
+	if (strcmp(reason, AT_START_REASON))
+		p->at_start = false;	/* a deletion of its own, later */
 	p->deletions++;
 	g->rule_deletions++;
 	p->deleted_ns = t;
@@ -1798,7 +1953,7 @@ static void on_new_rule(struct nw_route_guard *g, struct rprot *p, const struct 
 	} else if (p && p->state != P_PRESENT) {
 		/* somebody else put it back, perhaps another version of
 		 * it: the snapshot follows the latest */
-		p->rule = *rule;
+		rule_follow(g, p, rule);
 		rset_present(p);
 		note = ": the protected rule is back";
 	}
@@ -1844,7 +1999,7 @@ static int rec_rule_cb(const struct nlmsghdr *nlh, void *data)
 	if ((p = rprot_find(g, &rule))) {
 		p->seen = true;
 		if (c->resync)
-			p->rule = rule;
+			rule_follow(g, p, &rule);
 		return 0;
 	}
 	learn = c->learn && rule_learnable(g, &rule);
@@ -1935,7 +2090,7 @@ static int rec_route_cb(const struct nlmsghdr *nlh, void *data)
 		/* another version holds the key: an alias, or a replacement
 		 * whose notification was lost */
 		p->other = true;
-		p->alias = rt.family == AF_INET;
+		set_alias(g, p, rt.family == AF_INET);
 		if (c->resync && !p->cand && (p->cand = malloc(sizeof(*p->cand))))
 			*p->cand = rt;
 	}
@@ -2126,7 +2281,7 @@ static void on_new_route(struct nw_route_guard *g, struct prot *p, const struct 
 	/* ip route append/prepend added another route under the same key:
 	 * ours is still there and stays the protected one */
 	if (p->state == P_PRESENT && !(nlflags & NLM_F_REPLACE) && !rt_covers(rt, &p->rt)) {
-		p->alias = rt->family == AF_INET;
+		set_alias(g, p, rt->family == AF_INET);
 		return;
 	}
 	/* the admin turned it into something no selector covers */
@@ -2377,6 +2532,250 @@ static int monitor_open(struct nw_route_guard *g)
 	return sd_event_source_set_priority(g->mon_src, SD_EVENT_PRIORITY_IMPORTANT);
 }
 
+/* --- the state file --------------------------------------------------------
+ *
+ * <state_dir>/protected.json holds the protected set: what the guard would
+ * put back. It is rewritten off the restore path (a timer of its own, at
+ * most every STATE_GAP_NS) when the set changes: an object added or
+ * dropped, a snapshot that follows a new version. A restore changes
+ * nothing in it. Read once, at start.
+ */
+
+static void state_dirty(struct nw_route_guard *g)
+{
+	int enabled = SD_EVENT_OFF;
+	uint64_t now, when;
+
+	if (!g->state_src)
+		return;
+	sd_event_source_get_enabled(g->state_src, &enabled);
+	if (enabled != SD_EVENT_OFF)
+		return;		/* a write is due already */
+	now = mono_ns();
+	when = g->state_last_ns && now < g->state_last_ns + STATE_GAP_NS
+	       ? g->state_last_ns + STATE_GAP_NS : now;
+	sd_event_source_set_time(g->state_src, when / NSEC_PER_USEC);
+	sd_event_source_set_enabled(g->state_src, SD_EVENT_ONESHOT);
+}
+
+static int state_collect(struct nw_route_guard *g, struct nw_state *s)
+{
+	uint64_t mono = mono_ns(), real = nw_now_ns(CLOCK_REALTIME);
+
+	memset(s, 0, sizeof(*s));
+	s->place = g->place;
+	if ((g->n_prot && !(s->routes = calloc(g->n_prot, sizeof(*s->routes)))) ||
+	    (g->n_rprot && !(s->rules = calloc(g->n_rprot, sizeof(*s->rules))))) {
+		nw_state_free(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < g->n_prot; i++) {
+		const struct prot *p = g->prot[i];
+		struct nw_saved_route *sr = &s->routes[s->n_routes++];
+
+		sr->rt = p->rt;
+		sr->rt.expires_s = 0;
+		memcpy(sr->dev, p->dev, sizeof(sr->dev));
+		sr->learned = p->learned;
+		sr->alias = p->alias;
+		/* a lifetime is kept as the time it ends */
+		if (p->expires_ns)
+			sr->expires = (real + (p->expires_ns > mono ? p->expires_ns - mono : 0) +
+				       NSEC_PER_SEC - 1) / NSEC_PER_SEC;
+	}
+	for (size_t i = 0; i < g->n_rprot; i++) {
+		s->rules[s->n_rules].rule = g->rprot[i]->rule;
+		s->rules[s->n_rules++].learned = g->rprot[i]->learned;
+	}
+	return 0;
+}
+
+static void state_write(struct nw_route_guard *g)
+{
+	struct nw_state s;
+	int r;
+
+	if (!g->state_path || g->state_ro)
+		return;
+	if ((r = state_collect(g, &s)) == 0)
+		r = nw_state_save(g->state_path, &s);
+	nw_state_free(&s);
+	g->state_last_ns = mono_ns();
+	if (r) {
+		snprintf(g->state_err, sizeof(g->state_err), "%s", strerror(-r));
+		if (!g->state_failing)
+			glog(g, LOG_WARNING, "state file %s: cannot write it: %s: the protected "
+			     "routes and rules are not kept across a restart until a write "
+			     "succeeds", g->state_path, strerror(-r));
+		g->state_failing = true;
+		return;
+	}
+	g->state_saves++;
+	if (g->state_failing)
+		glog(g, LOG_INFO, "state file %s written again", g->state_path);
+	g->state_failing = false;
+	g->state_err[0] = 0;
+}
+
+static int on_state_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)s;
+	(void)usec;
+	state_write(ud);
+	return 0;
+}
+
+/* A saved route, if the configuration still protects it and the kernel
+ * does not have it: protected again, missing, to be put back. */
+static bool state_merge_route(struct nw_route_guard *g, const struct nw_saved_route *sr,
+			      uint64_t now_real_s)
+{
+	struct nw_rt rt = sr->rt;
+	const struct nw_link *l;
+	struct prot *p;
+	bool learn;
+
+	if (sr->expires) {
+		/* its lifetime ended meanwhile: the kernel would have removed it */
+		if (sr->expires <= now_real_s + 1)
+			return false;
+		rt.expires_s = (uint32_t)(sr->expires - now_real_s);
+	}
+	/* the device names count: a device made again has a new ifindex */
+	for (unsigned i = 0; i < rt.n_nh; i++)
+		if (sr->dev[i][0] && (l = link_by_name(g, sr->dev[i])))
+			rt.nh[i].ifindex = l->ifindex;
+	if (!nw_route_saved_wanted(&g->cfg, &rt, sr->dev, sr->learned, &learn))
+		return false;
+	if ((p = prot_find(g, &rt))) {
+		/* there (some version holds its key), unless the kernel holds
+		 * only some nexthops of an IPv6 multipath route */
+		if (p->state != P_PRESENT || nw_rt_equal(&rt, &p->rt) || !rt_covers(&rt, &p->rt))
+			return false;
+		snapshot(g, p, &rt);
+		p->learned |= learn;
+	} else if (!(p = prot_add(g, &rt, learn))) {
+		return false;
+	}
+	for (unsigned i = 0; i < rt.n_nh; i++)
+		if (!p->dev[i][0])
+			memcpy(p->dev[i], sr->dev[i], IF_NAMESIZE);
+	p->alias = sr->alias;
+	p->state = P_MISSING;
+	p->at_start = true;
+	return true;
+}
+
+static bool state_merge_rule(struct nw_route_guard *g, const struct nw_saved_rule *sr)
+{
+	struct rprot *p;
+	bool learn;
+
+	if (!nw_rule_saved_wanted(&g->cfg, &sr->rule, sr->learned, &learn) ||
+	    rprot_find(g, &sr->rule) || !(p = rprot_add(g, &sr->rule, learn)))
+		return false;
+	p->state = P_MISSING;
+	p->at_start = true;
+	return true;
+}
+
+/* Start-up, after learning from the kernel: what the state file holds,
+ * the kernel lacks and the configuration still protects joins the set,
+ * missing. 1 when something is to be put back. */
+static int state_load(struct nw_route_guard *g)
+{
+	uint64_t now_s = nw_now_ns(CLOCK_REALTIME) / NSEC_PER_SEC;
+	struct nw_state s;
+	char err[512];
+	int r;
+
+	r = nw_state_load(g->state_path, &s, err, sizeof(err));
+	if (r == -ENOENT)
+		return 0;
+	if (r) {
+		glog(g, LOG_WARNING, "state file %s ignored: %s (the protected set is learned from "
+		     "the kernel only)", g->state_path, err);
+		return 0;
+	}
+	if (!nw_state_same_place(&s.place, &g->place, err, sizeof(err))) {
+		glog(g, LOG_NOTICE, "state file %s ignored: %s", g->state_path, err);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < s.n_routes; i++)
+		g->at_start_routes += state_merge_route(g, &s.routes[i], now_s);
+	for (size_t i = 0; i < s.n_rules; i++)
+		g->at_start_rules += state_merge_rule(g, &s.rules[i]);
+	glog(g, g->at_start_routes || g->at_start_rules ? LOG_NOTICE : LOG_INFO,
+	     "state file %s: %zu routes and %zu rules saved; missing now and still protected: "
+	     "%u routes and %u rules, put back", g->state_path, s.n_routes, s.n_rules,
+	     g->at_start_routes, g->at_start_rules);
+cleanup:
+	nw_state_free(&s);
+	return g->at_start_routes || g->at_start_rules;
+}
+
+/* The first thing the event loop does: put back, the usual way (events,
+ * anti-flap, dry-run, observe-only), what was missing at start. */
+static int on_start_restore(sd_event_source *s, void *ud)
+{
+	struct nw_route_guard *g = ud;
+	uint64_t t = mono_ns();
+	(void)s;
+
+	g->drained = false;
+	/* rules first: without the main rule no gateway is reachable, and
+	 * the routes' restores would fail */
+	for (size_t i = 0; i < g->n_rprot; i++) {
+		struct rprot *p = g->rprot[i];
+
+		if (p->at_start && p->state == P_MISSING)
+			rule_lost(g, p, &p->rule, t, AT_START_REASON);
+	}
+	for (size_t i = 0; i < g->n_prot; i++) {
+		struct prot *p = g->prot[i];
+
+		if (p->at_start && p->state == P_MISSING)
+			lost(g, p, NULL, t, AT_START_REASON, AT_START_CAUSE);
+	}
+	return 0;
+}
+
+static int state_open(struct nw_route_guard *g, const char *path)
+{
+	int r;
+
+	if (!(g->state_path = strdup(path)))
+		return -ENOMEM;
+	g->state_ro = g->cfg.dry_run;
+	if ((r = nw_state_here(&g->place)) < 0)
+		return r;
+	if (g->state_ro)
+		return 0;
+	/* after the restores and events of the same wake-up */
+	if ((r = sd_event_add_time(g->e, &g->state_src, CLOCK_MONOTONIC, 0, 1000, on_state_timer,
+				   g)) < 0 ||
+	    (r = sd_event_source_set_enabled(g->state_src, SD_EVENT_OFF)) < 0 ||
+	    (r = sd_event_source_set_priority(g->state_src, SD_EVENT_PRIORITY_IDLE)) < 0)
+		return r;
+	return 0;
+}
+
+void nw_route_guard_forget_state(struct nw_route_guard *g)
+{
+	if (!g || !g->state_path || g->state_ro)
+		return;
+	sd_event_source_disable_unref(g->state_src);
+	g->state_src = NULL;
+	if (unlink(g->state_path) < 0 && errno != ENOENT)
+		glog(g, LOG_WARNING, "state file %s: cannot remove it: %s", g->state_path,
+		     strerror(errno));
+	else
+		glog(g, LOG_INFO, "state file %s removed: stopped without bpf.keep_on_exit, what "
+		     "changes until the next start stays as it is", g->state_path);
+	free(g->state_path);
+	g->state_path = NULL;
+}
+
 /* --- configuration ------------------------------------------------------- */
 
 static void cfg_release(struct nw_route_guard_cfg *cfg)
@@ -2435,7 +2834,10 @@ int nw_route_guard_new(struct nw_route_guard **out, sd_event *e,
 	g->self = (uint32_t)getpid();
 	if ((r = cfg_copy(&g->cfg, cfg)))
 		goto cleanup;
+	g->cfg.state_file = NULL;	/* the path is g->state_path, and stays */
 	if ((r = nw_self_netns(&g->netns)))
+		goto cleanup;
+	if (cfg->state_file && (r = state_open(g, cfg->state_file)) < 0)
 		goto cleanup;
 	if (!(g->buf = malloc(MON_BUF))) {
 		r = -ENOMEM;
@@ -2462,6 +2864,13 @@ int nw_route_guard_new(struct nw_route_guard **out, sd_event *e,
 		goto cleanup;
 	for (size_t i = 0; i < g->n_rprot; i++)
 		g->rprot[i]->state = g->rprot[i]->seen ? P_PRESENT : P_MISSING;
+	if (g->state_path && state_load(g) > 0 &&
+	    ((r = sd_event_add_defer(e, &g->start_src, on_start_restore, g)) < 0 ||
+	     (r = sd_event_source_set_priority(g->start_src, SD_EVENT_PRIORITY_IMPORTANT)) < 0))
+		goto cleanup;
+	/* the file says what this start protects, whatever it said before */
+	state_dirty(g);
+	g->started = true;
 	*out = g;
 	return 0;
 cleanup:
@@ -2481,12 +2890,16 @@ int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_g
 	ring = n.max_restores != g->cfg.max_restores;
 	cfg_release(&g->cfg);
 	n.rcvbuf = g->cfg.rcvbuf;	/* set once, at start */
+	n.state_file = NULL;		/* likewise (g->state_path) */
 	g->cfg = n;
 	for (size_t i = g->n_rprot; i-- > 0;) {
 		struct rprot *p = g->rprot[i];
 
 		p->config = rule_sel_any(g, &p->rule);
-		p->learned &= g->cfg.protect_default_rules;
+		if (p->learned && !g->cfg.protect_default_rules) {
+			p->learned = false;
+			state_dirty(g);		/* its origin changed */
+		}
 		if (!p->learned && !p->config) {
 			rprot_drop(g, p);
 			continue;
@@ -2508,7 +2921,10 @@ int nw_route_guard_reconfigure(struct nw_route_guard *g, const struct nw_route_g
 		struct prot *p = g->prot[i];
 
 		p->config = sel_any(g, &p->rt);
-		p->learned &= g->cfg.learn_default;
+		if (p->learned && !g->cfg.learn_default) {
+			p->learned = false;
+			state_dirty(g);		/* its origin changed */
+		}
 		if (!p->learned && !p->config) {
 			prot_drop(g, p);
 			continue;
@@ -2584,6 +3000,8 @@ static void add_prot_status(struct nw_route_guard *g, cJSON *arr, struct prot *p
 	cJSON_AddStringToObject(o, "route", desc);
 	cJSON_AddStringToObject(o, "origin", p->learned ? "learned" : "config");
 	cJSON_AddStringToObject(o, "state", state_name(p->state));
+	if (p->at_start)
+		cJSON_AddBoolToObject(o, "missing_at_start", 1);
 	cJSON_AddNumberToObject(o, "deletions", (double)p->deletions);
 	cJSON_AddNumberToObject(o, "restored", (double)p->restores);
 	cJSON_AddNumberToObject(o, "failures", (double)p->failures);
@@ -2648,6 +3066,8 @@ static void add_rprot_status(cJSON *arr, struct rprot *p)
 	cJSON_AddStringToObject(o, "description", desc);
 	cJSON_AddStringToObject(o, "origin", p->learned ? "learned" : "config");
 	cJSON_AddStringToObject(o, "state", state_name(p->state));
+	if (p->at_start)
+		cJSON_AddBoolToObject(o, "missing_at_start", 1);
 	cJSON_AddNumberToObject(o, "deletions", (double)p->deletions);
 	cJSON_AddNumberToObject(o, "restored", (double)p->restores);
 	cJSON_AddNumberToObject(o, "failures", (double)p->failures);
@@ -2684,6 +3104,7 @@ static void add_rules_status(struct nw_route_guard *g, cJSON *out)
 	cJSON_AddNumberToObject(r, "failures", (double)g->rule_failures);
 	cJSON_AddNumberToObject(r, "flapping_episodes", (double)g->rule_flap_episodes);
 	cJSON_AddNumberToObject(r, "resyncs", (double)g->rule_resyncs);
+	cJSON_AddNumberToObject(r, "missing_at_start", g->at_start_rules);
 }
 
 void nw_route_guard_status(struct nw_route_guard *g, cJSON *out)
@@ -2702,6 +3123,14 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out)
 	cJSON_AddNumberToObject(out, "reconciles", (double)g->reconciles);
 	cJSON_AddNumberToObject(out, "flapping_episodes", (double)g->flap_episodes);
 	cJSON_AddNumberToObject(out, "changes", (double)g->changes);
+	cJSON_AddNumberToObject(out, "missing_at_start", g->at_start_routes);
+	if (g->state_path)
+		cJSON_AddStringToObject(out, "state_file", g->state_path);
+	else
+		cJSON_AddNullToObject(out, "state_file");
+	cJSON_AddNumberToObject(out, "state_saves", (double)g->state_saves);
+	if (g->state_failing)
+		cJSON_AddStringToObject(out, "state_error", g->state_err);
 	if (g->unsupported)
 		cJSON_AddNumberToObject(out, "unsupported", (double)g->unsupported);
 	if (g->dump_errors) {
@@ -2724,8 +3153,18 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out)
 
 void nw_route_guard_free(struct nw_route_guard *g)
 {
+	int enabled = SD_EVENT_OFF;
+
 	if (!g)
 		return;
+	/* a change not written yet (never after a failed start: the set is
+	 * not whole, and the file holds more) */
+	if (g->started && g->state_src && sd_event_source_get_enabled(g->state_src, &enabled) >= 0 &&
+	    enabled != SD_EVENT_OFF)
+		state_write(g);
+	sd_event_source_disable_unref(g->state_src);
+	sd_event_source_disable_unref(g->start_src);
+	free(g->state_path);
 	for (size_t i = 0; i < g->n_prot; i++)
 		prot_free(g->prot[i]);
 	free(g->prot);

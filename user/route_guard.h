@@ -6,12 +6,15 @@
  * metric, gateway, device, every nexthop of a multipath route). The same
  * for routing-policy rules: the kernel's default rules found at start and
  * rules.protect, with the same anti-flap, dry-run and observe-only modes.
+ * The protected set is kept in a state file, so that a netwardd started
+ * after a crash puts back what was deleted while none ran.
  */
 #ifndef NETWARD_ROUTE_GUARD_H
 #define NETWARD_ROUTE_GUARD_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <cjson/cJSON.h>
 #include <systemd/sd-event.h>
 #include <linux/netlink.h>
@@ -76,6 +79,11 @@ struct nw_route_guard_cfg {
 	bool restore_rules;	/* rules.restore; false: observe and report only */
 	struct nw_rule_sel *protect_rules;	/* rules.protect */
 	size_t n_protect_rules;
+	/* <state_dir>/protected.json: every protected route and rule, kept
+	 * across restarts (NULL: not kept). Read at start: what it holds, is
+	 * missing and the configuration still protects is put back. Written
+	 * whenever the set changes; with dry_run only read. Set once, at start. */
+	const char *state_file;
 };
 
 struct nw_route_guard_ops {
@@ -95,6 +103,9 @@ struct nw_route_guard_ops {
 	 * (nlh), and NULL when notifications were lost (ENOBUFS): the network
 	 * changed. For the stability barrier and churn accounting. May be NULL. */
 	void (*changed)(void *ud, const struct nlmsghdr *nlh);
+	/* A line for the log that is no event (prio LOG_*): the state file
+	 * ignored, not writable, removed. May be NULL. */
+	void (*log)(void *ud, int prio, const char *msg);
 };
 
 struct nw_route_guard;
@@ -114,6 +125,11 @@ void nw_route_guard_status(struct nw_route_guard *g, cJSON *out);
 /* Number of netlink changes (route, rule, link, address) seen: the
  * stability barrier of issue 4 builds on it. */
 uint64_t nw_route_guard_changes(const struct nw_route_guard *g);
+/* A clean stop (SIGTERM without bpf.keep_on_exit): removes the state file,
+ * so that what the operator changes until the next start stays as he left
+ * it, and writes it no more. */
+void nw_route_guard_forget_state(struct nw_route_guard *g);
+/* Writes the state file if the set changed since its last write. */
 void nw_route_guard_free(struct nw_route_guard *g);
 
 /* Recovery step restore_routes: puts every protected route and rule that
@@ -171,6 +187,18 @@ bool nw_rule_request_matches(const struct nw_rtnl_request *r, uint16_t type,
 int nw_rule_find_request(const struct nw_rtnl_request *reqs, const bool *used, size_t n,
 			 const struct nw_rule *rule, uint16_t type, uint64_t now_ns,
 			 uint64_t window_ns);
+
+/* The state file: would cfg protect a route saved there (rt; dev: its
+ * nexthop device names, as saved; learned: its origin)? A learned one while
+ * cfg->learn_default is on and it is a main-table default route (*learn set:
+ * it stays learned), and any one a routes.protect selector picks, a
+ * selector's "dev" compared with the saved names (the device may be gone). */
+bool nw_route_saved_wanted(const struct nw_route_guard_cfg *cfg, const struct nw_rt *rt,
+			   const char (*dev)[IF_NAMESIZE], bool learned, bool *learn);
+/* The same for a rule: a learned one while cfg->protect_default_rules is on
+ * and it is a kernel default rule; any one a rules.protect selector picks. */
+bool nw_rule_saved_wanted(const struct nw_route_guard_cfg *cfg, const struct nw_rule *rule,
+			  bool learned, bool *learn);
 
 /* min_ms * 2^level, at most max_ms. */
 uint32_t nw_route_backoff_ms(unsigned level, uint32_t min_ms, uint32_t max_ms);

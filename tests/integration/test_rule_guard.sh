@@ -261,3 +261,93 @@ $before"
 	wait_event '.type == "rule_deleted" and .priority == 105 and .action == "goto" and .goto == 32000'
 	wait_event '.type == "rule_deleted" and .priority == 101 and .rule == "not from 10.0.0.0/8 to 192.0.2.0/24 tos 0x10 lookup 101"'
 }
+
+# --- the state file: rules deleted while no netwardd runs -------------------
+# (the route tests' rstate_* helpers: the same file, $TMP/state/protected.json)
+
+# rulestate_saved: the lab's default rules (3 IPv4, 2 IPv6) and the uid rule
+# of the config are in the state file
+rulestate_saved() {
+	jq -e '([.rules[] | select(.origin == "learned")] | length) == 5 and
+		([.rules[] | select(.origin == "config" and .uidrange == [1000, 1000])] | length) == 1' \
+		"$TMP/state/protected.json" >/dev/null 2>&1
+}
+RULESTATE_PROTECT='"protect": [ { "uidrange": "1000-1000" } ]'
+
+test_rule_state_deleted_while_down_is_restored_at_start() {
+	local ns before
+	new_lab ns
+	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	ruleguard "$ns" "$RULESTATE_PROTECT"
+	before=$(rules_of "$ns")
+	wait_until 5 rulestate_saved || fail "state file: $(cat "$TMP/state/protected.json" 2>&1)"
+	rstate_crash
+	# the main rules and the uid rule, and the default route (put back
+	# after the main rule: without it the gateway is unreachable)
+	ip -n "$ns" rule del prio 32766 || fail "ip rule del 32766"
+	ip -n "$ns" -6 rule del prio 32766 || fail "ip -6 rule del 32766"
+	ip -n "$ns" rule del prio 100 || fail "ip rule del 100"
+	ip -n "$ns" route del default || fail "ip route del"
+	ruleguard "$ns" "$RULESTATE_PROTECT"
+	wait_until 5 has_rule "$ns" prio 32766 || fail "v4 main rule not put back at start"
+	wait_until 5 has_rule6 "$ns" prio 32766 || fail "v6 main rule not put back at start"
+	wait_until 5 has_rule "$ns" prio 100 || fail "uid rule not put back at start"
+	expect_eq "$(rules_of "$ns")" "$before" "rules after the start"
+	wait_until 5 has_route "$ns" default via 192.0.2.1 dev d0 || fail "default route not put back at start"
+	wait_event '.type == "rule_deleted" and .family == 4 and .priority == 32766 and .protected == true and .reason == "missing_at_start" and .response == "restore" and .origin == "learned"'
+	wait_event '.type == "rule_restored" and .family == 4 and .priority == 32766 and .reason == "missing_at_start" and .protocol == "kernel"'
+	wait_event '.type == "rule_restored" and .family == 6 and .priority == 32766 and .reason == "missing_at_start"'
+	wait_event '.type == "rule_restored" and .priority == 100 and .uidrange == "1000-1000" and .reason == "missing_at_start"'
+	# the route did not have to wait for a retry
+	expect_eq "$(count_events '.type == "route_restore_failed"')" 0 "route_restore_failed events"
+	rstate_status '.routes.guard.rules.missing_at_start == 3 and .routes.guard.rules.restores == 3 and .routes.guard.missing_at_start == 1'
+	# our own restores are not somebody's additions
+	expect_eq "$(count_events '.type == "rule_added"')" 0 "rule_added events"
+}
+
+# SIGTERM without keep_on_exit forgets; a crash remembers, but what the
+# configuration no longer protects stays deleted
+test_rule_state_clean_stop_and_config_decide() {
+	local ns
+	new_lab ns
+	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	ruleguard "$ns" "$RULESTATE_PROTECT"
+	wait_until 5 rulestate_saved || fail "no state file"
+	stop_daemon || fail "netwardd exited with $?"
+	[ ! -e "$TMP/state/protected.json" ] || fail "state file left after a clean stop"
+	ip -n "$ns" rule del prio 32767 || fail "ip rule del 32767"
+	ruleguard "$ns" "$RULESTATE_PROTECT"
+	rstate_status '.routes.guard.rules.missing_at_start == 0'
+	has_rule "$ns" prio 32767 && fail "a rule deleted after a clean stop was put back"
+	# now a crash, with a configuration that protects neither the default
+	# rules nor the uid rule any more
+	wait_until 5 rstate_has '[.rules[] | select(.family == 4 and .origin == "learned")] | length == 2' ||
+		fail "state file: $(cat "$(rstate_file)")"
+	rstate_crash
+	ip -n "$ns" rule del prio 32766 || fail "ip rule del 32766"
+	ip -n "$ns" rule del prio 100 || fail "ip rule del 100"
+	ip -n "$ns" route del default
+	ruleguard "$ns" '"protect_defaults": false, "protect": [ { "uidrange": "1001-1001" } ]'
+	rstate_status '.routes.guard.rules.missing_at_start == 0 and .routes.guard.missing_at_start == 1'
+	has_rule "$ns" prio 32766 && fail "protect_defaults is off: the main rule came back"
+	has_rule "$ns" prio 100 && fail "no selector picks the uid rule: it came back"
+	expect_eq "$(count_events '.type == "rule_restored"')" 0 "rule_restored events"
+	wait_until 5 rstate_has '.rules == []' || fail "state file: $(cat "$(rstate_file)")"
+	true
+}
+
+# a corrupt state file: the daemon starts, says so, and guards the rules
+test_rule_state_bad_file_is_ignored() {
+	local ns
+	new_lab ns
+	mkdir -p "$TMP/state"
+	printf '{"version":1,"netns":1,"routes":[],"rules":[{"origin":"learned","family":4,"priority":"x"}]}' \
+		>"$TMP/state/protected.json"
+	ruleguard "$ns" "$RULESTATE_PROTECT"
+	grep -q 'ignored: rules\[0\].priority: expected a whole number' "$TMP/daemon.log" ||
+		fail "no log line: $(grep route-guard "$TMP/daemon.log")"
+	ip -n "$ns" rule del prio 32766 || fail "ip rule del"
+	wait_until 5 has_rule "$ns" prio 32766 || fail "main rule not restored"
+	wait_until 5 rstate_has '[.rules[] | select(.origin == "learned")] | length == 5' ||
+		fail "no good state file written over the bad one"
+}
