@@ -48,7 +48,7 @@ GUARD := rtnl route_guard route_state churn
 PROBE := probe probe_icmp probe_tcp probe_http probe_dns curl_event
 RECOVERY := recovery_steps step_worker step_links step_iface step_dns step_dhcp step_kill step_reboot sysbus recovery_run
 # issue 6: the tunnel poller (Cloudflare API replies, budget, failover)
-TUNNELS := cf_api tunnels tunnel_http tunnel_answer tunnel_unit tunnel_status sysbus
+TUNNELS := cf_api tunnels tunnel_http tunnel_answer tunnel_unit tunnel_status tunnel_state sysbus
 SEGW := vici_codec vici
 # issue 7: SEGW failover over strongSwan's VICI (segw: the state machine)
 SEGW_RUN := $(SEGW) segw

@@ -706,6 +706,7 @@ static int start_tunnels(struct daemon *d, const struct nw_cfg *cfg, char *err, 
 	struct nw_tunnels_cfg tc = cfg->tunnels;
 
 	tc.dry_run = d->dry_run;
+	tc.state_dir = d->state_dir;	/* tunnels.json: the backup units it started */
 	if ((r = load_tokens(d, cfg, &tokens, err, errlen)))
 		return r;
 	/* the poller owns the tokens from here on, also when it fails */

@@ -53,12 +53,21 @@ void nw_tun_answer(struct tunnel *tun, enum nw_tunnel_status s, const char *sour
 		nw_tun_emit_state(tun, nw_tunnel_status_name(s),
 				  spell ? "unknown" : nw_tunnel_status_name(prev), msg, NULL,
 				  spell ? "ok" : NULL, NULL);
+	if (turned)
+		tun->inherit_pending = false;
 	if (turned == 1)
 		nw_tun_unit_down(tun, read_ns);
 	else if (turned == -1)
 		nw_tun_unit_up(tun);
 	else if (tun->health.down)
 		nw_tun_unit_sync(tun, true);
+	else if (tun->inherit_pending &&
+		 tun->health.good >= (tun->cfg.rise ? tun->cfg.rise : 2)) {
+		/* an earlier netwardd started the unit while the tunnel was down;
+		 * this one never saw it down: rise healthy answers are its recovery */
+		tun->inherit_pending = false;
+		nw_tun_unit_up(tun);
+	}
 }
 
 void nw_tun_api_ok(struct tunnel *tun, const struct nw_cf_reply *r, uint64_t read_ns)

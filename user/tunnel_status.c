@@ -126,6 +126,7 @@ static void tunnel_status(struct tunnel *tun, uint64_t now, cJSON *arr)
 	cJSON_AddStringToObject(o, "unit", tun->cfg.service[0] ?
 					   nw_unit_state_name(tun->unit_state) : "none");
 	cJSON_AddBoolToObject(o, "started_by_netward", tun->started_by_netward);
+	cJSON_AddBoolToObject(o, "started_by_earlier_netwardd", tun->inherited);
 	cJSON_AddNumberToObject(o, "unit_starts", (double)tun->starts);
 	cJSON_AddNumberToObject(o, "unit_stops", (double)tun->stops);
 	if (tun->unit_error[0])

@@ -10,6 +10,9 @@
  * down the state is asked first unless it is that fresh (an admin may
  * have started the unit meanwhile, and netward must not claim it, nor
  * stop it on recovery).
+ * A unit an earlier netwardd started (tunnels.json, tunnel_state.c) is
+ * netward's too: stopped on recovery, and said so; if it is found inactive
+ * or failed, it is not netward's any more (someone stopped it meanwhile).
  * One bus call per tunnel at a time; whatever changed meanwhile is looked
  * at again when it returns. reaction_us of unit_started: from the moment
  * the down answer was read to the moment StartUnit was sent.
@@ -18,6 +21,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "netward/event.h"
@@ -71,6 +75,20 @@ static void call_done(struct tunnel *tun)
 	nw_tun_unit_sync(tun, false);
 }
 
+/* a unit an earlier netwardd started is not running: nothing of it is
+ * netward's to stop (if the tunnel is down, it is started as any other) */
+static void forget(struct tunnel *tun, enum nw_unit_state state)
+{
+	log_notice("tunnels: %s: %s, started by an earlier netwardd, is %s: no longer "
+		   "netward's to stop", tun->cfg.name, tun->cfg.service, nw_unit_state_name(state));
+	tun->started_by_netward = false;
+	tun->inherited = false;
+	tun->inherit_pending = false;
+	tun->stop_pending = false;
+	tun->unit_started[0] = 0;
+	nw_tun_state_sync(tun->t);
+}
+
 static void on_state(void *ud, int err, enum nw_unit_state state, const char *msg)
 {
 	struct tunnel *tun = ud;
@@ -82,6 +100,8 @@ static void on_state(void *ud, int err, enum nw_unit_state state, const char *ms
 		tun->unit_state = NW_UNIT_UNKNOWN;
 	} else {
 		set_state(tun, state);
+		if (tun->inherited && (state == NW_UNIT_INACTIVE || state == NW_UNIT_FAILED))
+			forget(tun, state);
 		/* it died while the tunnel is down: the reaction counts from now */
 		if (tun->health.down && !unit_up(state) && !tun->react_from_ns)
 			tun->react_from_ns = nw_tun_now();
@@ -94,10 +114,16 @@ static void started(struct tunnel *tun, const char *job)
 	cJSON *ev;
 
 	tun->starts++;
+	/* netward's, whatever it was before; kept for a later netwardd */
+	if (!tun->started_by_netward || tun->inherited || !tun->unit_started[0])
+		nw_format_realtime(nw_now_ns(CLOCK_REALTIME), tun->unit_started);
 	tun->started_by_netward = true;
+	tun->inherited = false;
+	tun->inherit_pending = false;
 	set_state(tun, NW_UNIT_ACTIVATING);	/* until the next query says more */
 	tun->unit_err_reported = false;
 	tun->unit_error[0] = 0;
+	nw_tun_state_sync(tun->t);
 	if (!(ev = nw_tun_event(tun, NW_EV_UNIT_STARTED)))
 		return;
 	char msg[NW_UNIT_NAME_MAX + 160];
@@ -113,21 +139,28 @@ static void started(struct tunnel *tun, const char *job)
 
 static void stopped(struct tunnel *tun, const char *job)
 {
+	bool earlier = tun->inherited;
 	cJSON *ev;
 
 	tun->stops++;
 	tun->started_by_netward = false;
+	tun->inherited = false;
+	tun->inherit_pending = false;
+	tun->unit_started[0] = 0;
 	set_state(tun, NW_UNIT_DEACTIVATING);
 	tun->unit_err_reported = false;
 	tun->unit_error[0] = 0;
+	nw_tun_state_sync(tun->t);
 	if (!(ev = nw_tun_event(tun, NW_EV_UNIT_STOPPED)))
 		return;
-	char msg[NW_UNIT_NAME_MAX + 96];
+	char msg[NW_UNIT_NAME_MAX + 128];
 
 	cJSON_AddStringToObject(ev, "unit", tun->cfg.service);
 	cJSON_AddStringToObject(ev, "job", job ? job : "");
-	snprintf(msg, sizeof(msg), "tunnel %s is back: stopped %s", tun->cfg.name,
-		 tun->cfg.service);
+	if (earlier)
+		cJSON_AddBoolToObject(ev, "started_by_earlier_netwardd", 1);
+	snprintf(msg, sizeof(msg), "tunnel %s is back: stopped %s%s", tun->cfg.name,
+		 tun->cfg.service, earlier ? " (started by an earlier netwardd)" : "");
 	cJSON_AddStringToObject(ev, "message", msg);
 	nw_tun_emit(tun->t, NW_EV_UNIT_STOPPED, ev);
 }
@@ -202,7 +235,8 @@ static void stop(struct tunnel *tun)
 		unit_error(tun, "stop", strerror(-r));
 		return;
 	}
-	log_notice("tunnels: %s is back: stopping %s", tun->cfg.name, tun->cfg.service);
+	log_notice("tunnels: %s is back: stopping %s%s", tun->cfg.name, tun->cfg.service,
+		   tun->inherited ? " (started by an earlier netwardd)" : "");
 }
 
 static void no_bus(struct tunnel *tun)
@@ -229,7 +263,7 @@ static void already_active(struct tunnel *tun)
 static void dry(struct tunnel *tun, unsigned type)
 {
 	cJSON *ev = nw_tun_event(tun, type);
-	char msg[NW_UNIT_NAME_MAX + 96];
+	char msg[NW_UNIT_NAME_MAX + 128];
 
 	tun->dry_active = type == NW_EV_UNIT_STARTED;
 	if (type == NW_EV_NONE || !ev) {
@@ -238,8 +272,12 @@ static void dry(struct tunnel *tun, unsigned type)
 	}
 	cJSON_AddStringToObject(ev, "unit", tun->cfg.service);
 	cJSON_AddBoolToObject(ev, "dry_run", 1);
-	snprintf(msg, sizeof(msg), "dry-run: would %s %s", type == NW_EV_UNIT_STARTED ? "start" : "stop",
-		 tun->cfg.service);
+	if (type == NW_EV_UNIT_STOPPED && tun->inherited)
+		cJSON_AddBoolToObject(ev, "started_by_earlier_netwardd", 1);
+	snprintf(msg, sizeof(msg), "dry-run: would %s %s%s",
+		 type == NW_EV_UNIT_STARTED ? "start" : "stop", tun->cfg.service,
+		 type == NW_EV_UNIT_STOPPED && tun->inherited ?
+		 " (started by an earlier netwardd)" : "");
 	cJSON_AddStringToObject(ev, "message", msg);
 	nw_tun_emit(tun->t, type, ev);
 }
@@ -253,6 +291,9 @@ void nw_tun_unit_sync(struct tunnel *tun, bool may_query)
 			dry(tun, NW_EV_UNIT_STARTED);
 		else if (!tun->health.down && tun->dry_active)
 			dry(tun, tun->cfg.stop_on_recovery ? NW_EV_UNIT_STOPPED : NW_EV_NONE);
+		else if (!tun->health.down && tun->stop_pending)
+			dry(tun, NW_EV_UNIT_STOPPED);	/* an earlier netwardd's unit */
+		tun->stop_pending = false;
 		return;
 	}
 	if (tun->op != TUNNEL_OP_NONE)
@@ -269,7 +310,7 @@ void nw_tun_unit_sync(struct tunnel *tun, bool may_query)
 			already_active(tun);
 		return;
 	}
-	if (!tun->health.down && tun->stop_pending && tun->t->bus)
+	if (!tun->health.down && tun->stop_pending && tun->started_by_netward && tun->t->bus)
 		stop(tun);
 }
 

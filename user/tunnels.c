@@ -359,6 +359,9 @@ static void tunnel_set(struct nw_tunnels *t, struct tunnel *tun, bool fresh,
 		nw_tun_unit_cancel(tun);
 		tun->unit_state = NW_UNIT_UNKNOWN;
 		tun->started_by_netward = false;
+		tun->inherited = false;
+		tun->inherit_pending = false;
+		tun->unit_started[0] = 0;
 		tun->stop_pending = false;
 		tun->no_bus_reported = false;
 		tun->unit_error[0] = 0;
@@ -493,6 +496,8 @@ static int apply(struct nw_tunnels *t, const struct nw_tunnels_cfg *cfg, struct 
 	/* the new tunnels and groups are t's now */
 	memset(p.fresh, 0, p.n);
 	memset(p.gfresh, 0, p.n_groups);
+	/* a tunnel that left, or whose unit changed, has no claim any more */
+	nw_tun_state_sync(t);
 cleanup:
 	plan_free(&p);
 	for (size_t i = 0; tokens && i < cfg->n_watch; i++) {
@@ -534,6 +539,8 @@ int nw_tunnels_new(struct nw_tunnels **out, sd_event *e, uint32_t netns,
 		tokens = NULL;	/* apply freed them */
 		goto cleanup;
 	}
+	/* the units an earlier netwardd started are claimed again */
+	nw_tun_state_restore(t, cfg->state_dir);
 	*out = t;
 	return 0;
 cleanup:
@@ -574,5 +581,7 @@ void nw_tunnels_free(struct nw_tunnels *t)
 	sd_bus_flush_close_unref(t->bus);
 	sd_event_unref(t->e);
 	free(t->api_base);
+	/* nothing is written: the claims outlive this netwardd */
+	nw_tun_state_free(t);
 	free(t);
 }

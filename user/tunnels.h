@@ -8,7 +8,9 @@
  * is active; after rise healthy answers it is stopped if stop_on_recovery.
  * Each token's requests stay within Cloudflare's budget: intervals stretch
  * (and say so), 429 Retry-After blocks that token, 5xx backs off, 401/403
- * raise an alarm and never fail over.
+ * raise an alarm and never fail over. The units it started are kept in
+ * <state_dir>/tunnels.json, so that a later netwardd (after a crash, a kill
+ * or a restart) still stops them on recovery.
  */
 #ifndef NETWARD_TUNNELS_H
 #define NETWARD_TUNNELS_H
@@ -52,6 +54,10 @@ struct nw_tunnels_cfg {
 	size_t n_watch;
 	bool dry_run;			/* not a key: netwardd --dry-run (units are only
 					 * reported as "would start/stop") */
+	const char *state_dir;		/* not a key: netwardd --state-dir, read by
+					 * nw_tunnels_new only: <state_dir>/tunnels.json
+					 * keeps the backup units netward started across
+					 * restarts; NULL: they are not kept */
 };
 
 #define NW_CF_API_BASE "https://api.cloudflare.com/client/v4"
@@ -79,18 +85,21 @@ struct nw_tunnels;
 
 /* tokens[i] belongs to cfg->watch[i]; the poller owns them from here on
  * (also on failure). The system bus is opened here (DBUS_SYSTEM_BUS_ADDRESS
- * honoured); without one, failover is reported as impossible. */
+ * honoured); without one, failover is reported as impossible. The units an
+ * earlier netwardd started (cfg->state_dir) are claimed again here. */
 int nw_tunnels_new(struct nw_tunnels **out, sd_event *e, uint32_t netns,
 		   const struct nw_tunnels_cfg *cfg, struct nw_secret **tokens,
 		   const struct nw_tunnels_ops *ops, void *ud);
 /* A reload: tunnels are matched by tunnel_id and keep their state (and
- * whether netward started their unit); tokens as for _new. */
+ * whether netward started their unit); tokens as for _new; cfg->state_dir
+ * is not looked at. */
 int nw_tunnels_reconfigure(struct nw_tunnels *t, const struct nw_tunnels_cfg *cfg,
 			   struct nw_secret **tokens);
 /* {"api_base", "interval_ms", "gateway": "answers"|"silent"|"none",
  *  "tokens": [{"id": "sha256:…", "tunnels", "interval_ms", "blocked_until_s"}],
  *  "tunnels": [{"name", "tunnel_id", "status", "down", "service", "unit",
- *   "started_by_netward", "last_error", "requests", ...}]} — never a token */
+ *   "started_by_netward", "started_by_earlier_netwardd", "last_error",
+ *   "requests", ...}]} — never a token */
 void nw_tunnels_status(struct nw_tunnels *t, cJSON *out);
 /* "3 tunnels, 1 down (backup started)" */
 void nw_tunnels_summary(struct nw_tunnels *t, char *buf, size_t size);

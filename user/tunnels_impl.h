@@ -3,7 +3,8 @@
  * Inside the tunnel poller (tunnels.h): tunnels.c (life cycle, token
  * groups, rounds), tunnel_http.c (the requests), tunnel_answer.c (what
  * the answers do), tunnel_unit.c (the backup units over the bus),
- * tunnel_status.c (events, status). Not for others.
+ * tunnel_status.c (events, status), tunnel_state.c (the units it started,
+ * kept in <state_dir>/tunnels.json across restarts). Not for others.
  */
 #ifndef NETWARD_TUNNELS_IMPL_H
 #define NETWARD_TUNNELS_IMPL_H
@@ -18,6 +19,7 @@
 #include "cf_api.h"
 #include "tunnels.h"
 #include "units.h"
+#include "util.h"
 
 #define NW_TUN_MS 1000000ull			/* ns */
 #define NW_TUN_BACKOFF_MAX_MS 60000		/* 5xx and transport errors */
@@ -26,9 +28,27 @@
 #define NW_TUN_READY_CAP (64 * 1024)		/* /ready replies */
 #define NW_TUN_BUS_TIMEOUT_MS 10000
 #define NW_TUN_ID_LEN 80
+#define NW_TUN_STATE_FILE "tunnels.json"
+#define NW_TUN_STATE_VERSION 1
+#define NW_TUN_STATE_MAX_BYTES (1u << 20)	/* a larger file is refused unread */
+#define NW_TUN_BOOT_ID_LEN 37
 
 struct nw_tunnels;
 struct tunnel_xfer;
+
+/* One line of tunnels.json: netwardd started unit for the tunnel. */
+struct nw_tun_claim {
+	char tunnel_id[37];
+	char unit[NW_UNIT_NAME_MAX];
+	char name[64];			/* the tunnel's name then, "" unknown (for people) */
+	char started[NW_TS_LEN];	/* when (UTC, RFC 3339), "" unknown (for people) */
+};
+
+struct nw_tun_claims {
+	char boot_id[NW_TUN_BOOT_ID_LEN];	/* the boot they belong to, "" unknown */
+	struct nw_tun_claim *c;
+	size_t n;			/* no tunnel_id twice */
+};
 
 enum tunnel_gw {
 	TUNNEL_GW_NONE,		/* no gateway configured */
@@ -89,6 +109,12 @@ struct tunnel {
 	enum nw_unit_state unit_state;
 	uint64_t unit_known_ns;		/* CLOCK_MONOTONIC: unit_state learnt */
 	bool started_by_netward;
+	bool inherited;			/* started_by_netward: by an earlier netwardd
+					 * (tunnels.json), not by this one */
+	bool inherit_pending;		/* inherited, and this netwardd has not seen the
+					 * tunnel turn down: rise healthy answers in a
+					 * row are its recovery */
+	char unit_started[NW_TS_LEN];	/* when StartUnit succeeded (UTC), "" unknown */
 	bool dry_active;		/* --dry-run: "would start" said, not yet "would stop" */
 	bool stop_pending;		/* recovered: stop what netward started */
 	bool refresh_due;		/* a state query is allowed this round */
@@ -124,6 +150,12 @@ struct nw_tunnels {
 	size_t n;
 	struct tunnel_group **groups;
 	size_t n_groups;
+
+	/* tunnels.json (tunnel_state.c) */
+	char *state_dir, *state_path;	/* NULL: nothing is kept */
+	struct nw_tun_claims saved;	/* the claims the file holds (read or written) */
+	bool state_warned;		/* a failed write was logged */
+	char boot_id[NW_TUN_BOOT_ID_LEN];
 };
 
 /* tunnels.c */
@@ -163,5 +195,36 @@ void nw_tun_emit_state(struct tunnel *tun, const char *status, const char *previ
 		       const char *message, const char *error, const char *outcome,
 		       const char *alarm);
 void nw_tun_note(struct nw_tunnels *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* tunnel_state.c, the file: library-like (no logging, negative errno).
+ * _parse: text (len bytes, need not be NUL-terminated) -> s, or -EINVAL
+ * with err naming the JSON path and the problem, -ENOMEM; s is empty after
+ * an error. _load: a regular file of at most NW_TUN_STATE_MAX_BYTES, parsed
+ * (-ENOENT when there is none, -EFBIG, -EINVAL, -errno; err says why).
+ * _save: replaced atomically (mode 0600). _same: the same (tunnel_id, unit)
+ * pairs, in any order. _find: unit NULL matches any. */
+int nw_tun_claims_format(const struct nw_tun_claims *s, char **out);
+int nw_tun_claims_parse(const char *text, size_t len, struct nw_tun_claims *s, char *err,
+			size_t errlen);
+int nw_tun_claims_load(const char *path, struct nw_tun_claims *s, char *err, size_t errlen);
+int nw_tun_claims_save(const char *path, const struct nw_tun_claims *s);
+int nw_tun_claims_add(struct nw_tun_claims *s, const struct nw_tun_claim *c);
+const struct nw_tun_claim *nw_tun_claims_find(const struct nw_tun_claims *s, const char *tunnel_id,
+					      const char *unit);
+bool nw_tun_claims_same(const struct nw_tun_claims *a, const struct nw_tun_claims *b);
+void nw_tun_claims_free(struct nw_tun_claims *s);
+/* /proc/sys/kernel/random/boot_id, "" when unknown */
+void nw_tun_boot_id(char out[NW_TUN_BOOT_ID_LEN]);
+
+/* tunnel_state.c, the poller's side (logs). _restore, once the tunnels are
+ * configured: the claims of the file for tunnels still configured with the
+ * same unit are theirs again (started_by_netward, inherited); the others
+ * are dropped. _sync: writes the file when the set of claims changed (a
+ * start or a stop succeeded, a tunnel or its unit left the configuration);
+ * never under --dry-run; a failed write is one warning, retried at the next
+ * change. Freeing the poller writes nothing: the claims outlive netwardd. */
+void nw_tun_state_restore(struct nw_tunnels *t, const char *state_dir);
+void nw_tun_state_sync(struct nw_tunnels *t);
+void nw_tun_state_free(struct nw_tunnels *t);
 
 #endif

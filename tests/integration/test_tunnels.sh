@@ -276,4 +276,107 @@ test_tunnel_dry_run_says_what_it_would_start_and_starts_nothing() {
 	tn_script '[{"status": "healthy"}]'
 	wait_event '.type == "unit_stopped" and .dry_run == true'
 	expect_eq "$(bus_calls StartUnit)$(bus_calls StopUnit)" 00 "bus calls in dry-run"
+	[ -e "$TMP/state/tunnels.json" ] && fail "dry-run wrote $TMP/state/tunnels.json"
+	return 0
+}
+
+# The backup units netwardd started are kept in <state_dir>/tunnels.json
+# (start_daemon: --state-dir $TMP/state), so a netwardd that was killed
+# (crash, watchdog, OOM) or restarted still stops them on recovery.
+TN_STATE=tunnels.json
+# tn_claims: "TUNNEL_ID UNIT" per unit the state file lists
+tn_claims() { jq -r '.units[] | .tunnel_id + " " + .unit' "$TMP/state/$TN_STATE"; }
+
+test_tunnel_backup_started_before_a_sigkill_is_stopped_on_recovery() {
+	local ns
+	tn_lab ns
+	start_fake_bus systemd1
+	tn_start "$ns" ', "stop_on_recovery": true'
+	wait_event '.type == "tunnel_state" and .status == "healthy"'
+	[ -e "$TMP/state/$TN_STATE" ] && fail "a state file before any unit was started"
+	tn_script '[{"status": "down"}]'
+	wait_event '.type == "unit_started" and .unit == "'$TN_UNIT'"'
+	expect_eq "$(bus_calls StartUnit)" 1 "StartUnit calls"
+	wait_until 5 sh -c "jq -e '.units | length == 1' '$TMP/state/$TN_STATE' >/dev/null 2>&1" ||
+		fail "the started unit is not in $TMP/state/$TN_STATE"
+	expect_eq "$(tn_claims)" "$TN_TUNNEL $TN_UNIT" "claim in the state file"
+	expect_eq "$(stat -c %a "$TMP/state/$TN_STATE")" 600 "state file mode"
+
+	kill -9 "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	# a new netwardd, the tunnel still down: the unit is its own
+	start_daemon "$ns" "$TMP/cfg.json"
+	grep -qF "tunnels: web: $TN_UNIT was started by an earlier netwardd" "$TMP/daemon.log" ||
+		fail "the restart does not say whose unit it is"
+	expect_eq "$(tunnel_field started_by_netward)" true "started_by_netward after the restart"
+	expect_eq "$(tunnel_field started_by_earlier_netwardd)" true "started_by_earlier_netwardd"
+	tn_event 10 '.type == "tunnel_state" and .status == "down" and .down == true'
+	more_requests 3		# still down, the unit active: never started again
+	expect_eq "$(bus_calls StartUnit)" 1 "StartUnit calls after the restart"
+	tn_script '[{"status": "healthy"}]'
+	tn_event 10 '.type == "unit_stopped" and .unit == "'$TN_UNIT'" and .started_by_earlier_netwardd == true and (.message | test("earlier netwardd"))'
+	expect_eq "$(bus_calls StopUnit)" 1 "StopUnit calls"
+	grep -qF "tunnels: web is back: stopping $TN_UNIT (started by an earlier netwardd)" "$TMP/daemon.log" ||
+		fail "the stop is not logged"
+	wait_until 5 sh -c "jq -e '.units == []' '$TMP/state/$TN_STATE' >/dev/null" ||
+		fail "the stopped unit is still in the state file: $(cat "$TMP/state/$TN_STATE")"
+	expect_eq "$(tunnel_field started_by_netward)" false "started_by_netward after the stop"
+}
+
+# A clean stop forgets nothing: the tunnel recovers while no netwardd runs,
+# and the next one stops the unit after rise healthy answers.
+test_tunnel_backup_outlives_a_clean_stop_and_is_stopped_by_the_next_netwardd() {
+	local ns
+	tn_lab ns
+	start_fake_bus systemd1
+	tn_start "$ns" ', "stop_on_recovery": true'
+	tn_script '[{"status": "down"}]'
+	wait_event '.type == "unit_started"'
+	wait_until 5 sh -c "jq -e '.units | length == 1' '$TMP/state/$TN_STATE' >/dev/null 2>&1" ||
+		fail "no claim in the state file"
+	stop_daemon || fail "netwardd did not stop cleanly"
+	expect_eq "$(tn_claims)" "$TN_TUNNEL $TN_UNIT" "claim after a clean stop"
+	expect_eq "$(bus_calls StopUnit)" 0 "StopUnit when netwardd stops"
+	tn_script '[{"status": "healthy"}]'
+	start_daemon "$ns" "$TMP/cfg.json"
+	tn_event 10 '.type == "unit_stopped" and .unit == "'$TN_UNIT'" and .started_by_earlier_netwardd == true'
+	expect_eq "$(bus_calls StopUnit)" 1 "StopUnit calls"
+	expect_eq "$(bus_calls StartUnit)" 1 "StartUnit calls"
+	# not before rise (2) healthy answers
+	expect_eq "$(count_events '.type == "tunnel_state" and .status == "down"')" 0 "down answers"
+	[ "$(tunnel_field good_in_a_row)" -ge 2 ] || fail "stopped before rise healthy answers"
+	wait_until 5 sh -c "jq -e '.units == []' '$TMP/state/$TN_STATE' >/dev/null" ||
+		fail "the stopped unit is still in the state file"
+}
+
+# A unit netwardd never started (the operator's) is not stopped on recovery,
+# across a restart too; a state file it cannot read is ignored and said so.
+test_tunnel_operator_backup_is_not_stopped_across_restarts() {
+	local ns
+	tn_lab ns
+	start_fake_bus systemd1
+	mkdir -p "$TMP/state"
+	printf '{"version": 1, "units": [{"tunnel_id": 42}]}\n' >"$TMP/state/$TN_STATE"
+	# the operator starts the backup
+	dbus-send --bus="$NW_SYSTEM_BUS" --print-reply --dest=org.freedesktop.systemd1 \
+		/org/freedesktop/systemd1 org.freedesktop.systemd1.Manager.StartUnit \
+		string:"$TN_UNIT" string:replace >/dev/null || fail "dbus-send StartUnit"
+	expect_eq "$(bus_calls StartUnit)" 1 "the operator's StartUnit"
+	tn_start "$ns" ', "stop_on_recovery": true'
+	grep -qF "tunnels: $TMP/state/$TN_STATE: units[0].tunnel_id: expected a string, got a number: ignored" \
+		"$TMP/daemon.log" || fail "the bad state file is not named in the log"
+	tn_script '[{"status": "down"}]'
+	wait_event '.type == "tunnel_state" and .status == "down" and .down == true'
+	more_requests 3
+	expect_eq "$(bus_calls StartUnit)" 1 "StartUnit calls (the unit was active)"
+	expect_eq "$(tunnel_field started_by_netward)" false "started_by_netward"
+	kill -9 "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	start_daemon "$ns" "$TMP/cfg.json"
+	expect_eq "$(tunnel_field started_by_netward)" false "started_by_netward after the restart"
+	tn_script '[{"status": "healthy"}]'
+	tn_event 10 '.type == "tunnel_state" and .status == "healthy"'
+	more_requests 4
+	expect_eq "$(bus_calls StopUnit)" 0 "StopUnit of the operator's unit"
+	expect_eq "$(count_events '.type == "unit_stopped"')" 0 "unit_stopped events"
 }

@@ -7,7 +7,10 @@
  * dbus-daemon where the test itself plays systemd1 (GetUnit, StartUnit,
  * StopUnit, ActiveState). The loop runs against deadline timers, never
  * sleep. In a network namespace of its own when it can make one (root):
- * there the silent gateway is an address without a route. */
+ * there the silent gateway is an address without a route. Then the state
+ * file of the units it started (tunnels.json): the text both ways, bad
+ * files, and a poller freed and made again (a restart) that stops what
+ * the first one started. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <ftw.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -36,6 +40,7 @@
 #include "netward/event.h"
 #include "secret.h"
 #include "tunnels.h"
+#include "tunnels_impl.h"
 #include "util.h"
 
 #define MS 1000000ull
@@ -437,6 +442,14 @@ static int setup(void **state)
 	return 0;
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -446,10 +459,8 @@ static int teardown(void **state)
 	http_stub_stop(&f->srv.h);
 	for (size_t i = 0; i < f->n_ev; i++)
 		cJSON_Delete(f->ev[i].ev);
-	for (unsigned i = 0; i < MAXT; i++)
-		if (f->tokfile[i][0])
-			unlink(f->tokfile[i]);
-	rmdir(f->dir);
+	/* the tokens, and the state directory when a test made one */
+	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	sd_event_unref(f->e);
 	free(f);
 	return 0;
@@ -979,6 +990,462 @@ static void test_free_in_flight(void **state)
 	loop_for(f->e, 50);
 }
 
+/* --- the state file (tunnels.json) ------------------------------------------------- */
+
+#define TID0 "00000000-0000-4000-8000-000000000000"
+#define TID1 "00000000-0000-4000-8000-000000000001"
+
+static struct nw_tun_claim claim(const char *tunnel_id, const char *unit, const char *name,
+				 const char *started)
+{
+	struct nw_tun_claim c = { 0 };
+
+	snprintf(c.tunnel_id, sizeof(c.tunnel_id), "%s", tunnel_id);
+	snprintf(c.unit, sizeof(c.unit), "%s", unit);
+	snprintf(c.name, sizeof(c.name), "%s", name);
+	snprintf(c.started, sizeof(c.started), "%s", started);
+	return c;
+}
+
+/* text -> claims -> text, and through a file */
+static void test_state_round_trip(void **state)
+{
+	struct nw_tun_claims a = { 0 }, b = { 0 }, c = { 0 };
+	struct nw_tun_claim c0 = claim(TID0, "cloudflared-backup.service", "web",
+				       "2026-01-05T10:12:03.123456Z");
+	struct nw_tun_claim c1 = claim(TID1, "api-backup@eu.service", "", "");
+	char *text = NULL, *text2 = NULL, err[256], dir[] = "/tmp/nw-test-tunstate.XXXXXX";
+	char path[128];
+	(void)state;
+
+	snprintf(a.boot_id, sizeof(a.boot_id), "5f0c2d0e-7d3c-4d59-9b4a-0c2bd1e0a0b1");
+	assert_int_equal(nw_tun_claims_add(&a, &c0), 0);
+	assert_int_equal(nw_tun_claims_add(&a, &c1), 0);
+	assert_int_equal(nw_tun_claims_format(&a, &text), 0);
+	assert_non_null(strstr(text, "\"version\":\t1"));
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	assert_int_equal(nw_tun_claims_parse(text, strlen(text), &b, err, sizeof(err)), 0);
+	assert_string_equal(b.boot_id, a.boot_id);
+	assert_int_equal(b.n, 2);
+	assert_string_equal(b.c[0].tunnel_id, TID0);
+	assert_string_equal(b.c[0].unit, "cloudflared-backup.service");
+	assert_string_equal(b.c[0].name, "web");
+	assert_string_equal(b.c[0].started, "2026-01-05T10:12:03.123456Z");
+	assert_string_equal(b.c[1].unit, "api-backup@eu.service");
+	assert_string_equal(b.c[1].name, "");
+	assert_string_equal(b.c[1].started, "");
+	assert_true(nw_tun_claims_same(&a, &b));
+	assert_int_equal(nw_tun_claims_format(&b, &text2), 0);
+	assert_string_equal(text, text2);
+
+	/* the set counts: order, names and times do not; the unit does */
+	snprintf(c.boot_id, sizeof(c.boot_id), "other");
+	c1.name[0] = 0;
+	assert_int_equal(nw_tun_claims_add(&c, &c1), 0);
+	assert_false(nw_tun_claims_same(&a, &c));
+	c0.started[0] = 0;
+	snprintf(c0.name, sizeof(c0.name), "renamed");
+	snprintf(c0.tunnel_id, sizeof(c0.tunnel_id), "%s", "00000000-0000-4000-8000-00000000000A");
+	assert_int_equal(nw_tun_claims_add(&c, &c0), 0);
+	assert_false(nw_tun_claims_same(&a, &c));	/* ...000a is not ...0000 */
+	snprintf(c.c[1].tunnel_id, sizeof(c.c[1].tunnel_id), "%s", TID0);
+	assert_true(nw_tun_claims_same(&a, &c));
+	assert_true(nw_tun_claims_same(&c, &a));
+	assert_non_null(nw_tun_claims_find(&c, TID0, "cloudflared-backup.service"));
+	assert_null(nw_tun_claims_find(&c, TID0, "other.service"));
+	assert_non_null(nw_tun_claims_find(&c, TID0, NULL));
+	snprintf(c.c[1].unit, sizeof(c.c[1].unit), "other.service");
+	assert_false(nw_tun_claims_same(&a, &c));
+
+	/* through a file; an empty set too */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tunnels.json", dir);
+	nw_tun_claims_free(&c);
+	assert_int_equal(nw_tun_claims_load(path, &c, err, sizeof(err)), -ENOENT);
+	assert_int_equal(nw_tun_claims_save(path, &a), 0);
+	assert_int_equal(nw_tun_claims_load(path, &c, err, sizeof(err)), 0);
+	assert_true(nw_tun_claims_same(&a, &c));
+	{
+		struct stat st;
+
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	nw_tun_claims_free(&c);
+	nw_tun_claims_free(&b);
+	assert_int_equal(nw_tun_claims_save(path, &b), 0);
+	assert_int_equal(nw_tun_claims_load(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c.n, 0);
+	assert_string_equal(c.boot_id, "");
+
+	unlink(path);
+	rmdir(dir);
+	free(text);
+	free(text2);
+	nw_tun_claims_free(&a);
+	nw_tun_claims_free(&b);
+	nw_tun_claims_free(&c);
+}
+
+/* every bad text is refused with the place and the problem, never a crash */
+static void test_state_bad_inputs(void **state)
+{
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{ "", "empty" },
+		{ "   \n", "not valid JSON" },
+		{ "{\"version\": 1, \"units\": [", "not valid JSON" },
+		{ "[]", "expected a JSON object, got an array" },
+		{ "{\"version\": 1, \"units\": []} x", "data after the JSON object" },
+		{ "{\"units\": []}", "version: missing" },
+		{ "{\"version\": 2, \"units\": []}", "version: 2 is not supported" },
+		{ "{\"version\": \"1\", \"units\": []}", "version" },
+		{ "{\"version\": 1}", "units: missing" },
+		{ "{\"version\": 1, \"units\": {}}", "units: expected an array" },
+		{ "{\"version\": 1, \"units\": [], \"extra\": 1}", "extra: unknown key" },
+		{ "{\"version\": 1, \"version\": 1, \"units\": []}", "version: key given twice" },
+		{ "{\"version\": 1, \"boot_id\": 7, \"units\": []}", "boot_id: expected a string" },
+		{ "{\"version\": 1, \"boot_id\": \"0123456789012345678901234567890123456789\", "
+		  "\"units\": []}", "boot_id: expected 1 to 36 bytes" },
+		{ "{\"version\": 1, \"units\": [7]}", "units[0]: expected an object" },
+		{ "{\"version\": 1, \"units\": [{\"unit\": \"a.service\"}]}",
+		  "units[0].tunnel_id: missing" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\"}]}",
+		  "units[0].unit: missing" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"not-a-uuid\", \"unit\": "
+		  "\"a.service\"}]}", "units[0].tunnel_id: \"not-a-uuid\" is not a tunnel id" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"a b.service\"}]}", "units[0].unit: \"a b.service\" is not a unit name" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"backup\"}]}", "is not a unit name" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"a.service\", \"pid\": 1}]}", "units[0].pid: unknown key" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"a.service\", \"started\": \"yesterday\"}]}", "units[0].started: \"yesterday\"" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"a.service\", \"tunnel\": \"\"}]}", "units[0].tunnel: expected 1 to 63 bytes" },
+		{ "{\"version\": 1, \"units\": [{\"tunnel_id\": \"" TID0 "\", \"unit\": "
+		  "\"a.service\"}, {\"tunnel_id\": \"" TID1 "\", \"unit\": \"b.service\"}, "
+		  "{\"tunnel_id\": \"00000000-0000-4000-8000-000000000000\", \"unit\": "
+		  "\"c.service\"}]}", "units[2].tunnel_id: " TID0 " is in units[0] already" },
+	};
+	struct nw_tun_claims s;
+	char err[256], dir[] = "/tmp/nw-test-tunstate.XXXXXX", path[128], *big;
+	size_t n;
+	(void)state;
+
+	for (size_t i = 0; i < NW_ARRAY_SIZE(bad); i++) {
+		memset(&s, 0xa5, sizeof(s));
+		assert_int_equal(nw_tun_claims_parse(bad[i].text, strlen(bad[i].text), &s, err,
+						     sizeof(err)), -EINVAL);
+		if (!strstr(err, bad[i].err))
+			fail_msg("%s: error \"%s\", expected \"%s\"", bad[i].text, err, bad[i].err);
+		assert_null(s.c);
+		assert_int_equal(s.n, 0);
+	}
+	/* a NUL byte; text that is not NUL-terminated parses by its length */
+	assert_int_equal(nw_tun_claims_parse("{\"version\": 1\0}", 15, &s, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "NUL byte at offset 13"));
+	assert_int_equal(nw_tun_claims_parse("{\"version\": 1, \"units\": []}garbage", 27, &s, err,
+					     sizeof(err)), 0);
+	/* at most NW_TUNNELS_MAX entries */
+	assert_non_null(big = malloc(1100 * 80 + 64));
+	n = (size_t)sprintf(big, "{\"version\": 1, \"units\": [");
+	for (unsigned i = 0; i <= NW_TUNNELS_MAX; i++)
+		n += (size_t)sprintf(big + n, "%s{\"tunnel_id\": \"00000000-0000-4000-8000-%012u\", "
+				     "\"unit\": \"a.service\"}", i ? "," : "", i);
+	n += (size_t)sprintf(big + n, "]}");
+	assert_int_equal(nw_tun_claims_parse(big, n, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "units: 1025 units, at most 1024"));
+
+	/* files: missing, too big, not a regular file, a FIFO (no hang), garbage */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tunnels.json", dir);
+	assert_int_equal(nw_tun_claims_load(path, &s, err, sizeof(err)), -ENOENT);
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(ftruncate(fd, NW_TUN_STATE_MAX_BYTES + 1), 0);
+		close(fd);
+	}
+	assert_int_equal(nw_tun_claims_load(path, &s, err, sizeof(err)), -EFBIG);
+	assert_non_null(strstr(err, "bytes, at most"));
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(nw_tun_claims_load(path, &s, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "not a regular file");
+	rmdir(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(nw_tun_claims_load(path, &s, err, sizeof(err)), -EINVAL);
+	unlink(path);
+	{
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, "\x01\x02garbage", 9), 9);
+		close(fd);
+	}
+	assert_int_equal(nw_tun_claims_load(path, &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not valid JSON"));
+	unlink(path);
+	rmdir(dir);
+	free(big);
+}
+
+/* the state directory of the fixture, and its file */
+static void state_paths(struct fixture *f, char *dir, size_t dsize, char *file, size_t fsize)
+{
+	snprintf(dir, dsize, "%s/state", f->dir);
+	snprintf(file, fsize, "%s/state/tunnels.json", f->dir);
+}
+
+static void write_file_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static size_t file_claims(const char *path, struct nw_tun_claims *s)
+{
+	char err[256];
+
+	assert_int_equal(nw_tun_claims_load(path, s, err, sizeof(err)), 0);
+	return s->n;
+}
+
+/* the poller is freed (a crash, a kill, a clean stop: the same to it) and
+ * made again: the unit the first one started is the second one's, stopped
+ * when the tunnel is healthy, and said so */
+static void test_state_restart(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A, TOKEN_B };
+	char dir[128], file[160];
+	struct nw_tun_claims s;
+	const cJSON *ev;
+	struct stat st;
+	cJSON *ts;
+
+	if (!fake_systemd_start(&f->sd, f->e))
+		skip();
+	state_paths(f, dir, sizeof(dir), file, sizeof(file));
+	f->cfg.state_dir = dir;		/* not there yet: made when needed */
+	snprintf(f->watch[0].service, sizeof(f->watch[0].service), UNIT);
+	f->watch[0].fall = 1;
+	f->watch[0].rise = 1;
+	f->watch[0].stop_on_recovery = true;
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 1000));
+	assert_int_equal(stat(dir, &st), -1);	/* nothing claimed, nothing written */
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 1, 2000));
+	assert_int_equal(file_claims(file, &s), 1);
+	assert_string_equal(s.c[0].tunnel_id, f->watch[0].tunnel_id);
+	assert_string_equal(s.c[0].unit, UNIT);
+	assert_string_equal(s.c[0].name, "tun0");
+	assert_true(s.c[0].started[0] != 0);
+	nw_tun_claims_free(&s);
+
+	/* gone, while the tunnel is down; the file stays */
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+	assert_int_equal(file_claims(file, &s), 1);
+	nw_tun_claims_free(&s);
+	assert_int_equal(f->sd.stops, 0);
+
+	/* back, while no poller ran; a new one claims the unit again */
+	f->srv.api[0].body = BODY_HEALTHY;
+	start(f, 1, tok);
+	ts = status(f);
+	assert_true(flag(tunnel_st(ts, 0), "started_by_netward"));
+	assert_true(flag(tunnel_st(ts, 0), "started_by_earlier_netwardd"));
+	cJSON_Delete(ts);
+	assert_true(wait_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL, 1, 2000));
+	ev = last_ev(f, NW_EV_UNIT_STOPPED);
+	assert_string_equal(str(ev, "unit"), UNIT);
+	assert_true(flag(ev, "started_by_earlier_netwardd"));
+	assert_non_null(strstr(str(ev, "message"), "started by an earlier netwardd"));
+	assert_int_equal(f->sd.stops, 1);
+	assert_int_equal(f->sd.starts, 1);
+	assert_int_equal(file_claims(file, &s), 0);
+	nw_tun_claims_free(&s);
+	ts = status(f);
+	assert_false(flag(tunnel_st(ts, 0), "started_by_netward"));
+	assert_false(flag(tunnel_st(ts, 0), "started_by_earlier_netwardd"));
+	cJSON_Delete(ts);
+	/* a stop of its own says nothing of an earlier netwardd */
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 2, 2000));
+	f->srv.api[0].body = BODY_HEALTHY;
+	assert_true(wait_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL, 2, 2000));
+	ev = last_ev(f, NW_EV_UNIT_STOPPED);
+	assert_null(cJSON_GetObjectItemCaseSensitive(ev, "started_by_earlier_netwardd"));
+	assert_int_equal(f->sd.stops, 2);
+	/* a reload that changes the tunnel's service drops its claim */
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 3, 2000));
+	assert_int_equal(file_claims(file, &s), 1);
+	nw_tun_claims_free(&s);
+	{
+		struct nw_secret *secrets[1] = { 0 };
+		struct nw_tunnel_cfg w = f->watch[0];
+		struct nw_tunnels_cfg c = f->cfg;
+		char err[256];
+
+		w.service[0] = 0;
+		c.watch = &w;
+		c.n_watch = 1;
+		assert_int_equal(nw_secret_load(f->tokfile[0], &secrets[0], err, sizeof(err)), 0);
+		assert_int_equal(nw_tunnels_reconfigure(f->t, &c, secrets), 0);
+	}
+	assert_int_equal(file_claims(file, &s), 0);
+	nw_tun_claims_free(&s);
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+	f->srv.api[0].body = BODY_HEALTHY;
+	snprintf(f->sd.state, sizeof(f->sd.state), "active");
+
+	/* claims of tunnels no longer configured, or of another unit, are
+	 * dropped at start; one whose unit is not running is forgotten; a
+	 * file of another boot is void */
+	{
+		struct nw_tun_claims w = { 0 };
+		struct nw_tun_claim c0 = claim(f->watch[0].tunnel_id, "old.service", "tun0", "");
+		struct nw_tun_claim c1 = claim(f->watch[1].tunnel_id, UNIT, "tun1", "");
+		struct nw_tun_claim c3 = claim(f->watch[3].tunnel_id, UNIT, "tun3", "");
+
+		nw_tun_boot_id(w.boot_id);
+		assert_int_equal(nw_tun_claims_add(&w, &c0), 0);
+		assert_int_equal(nw_tun_claims_add(&w, &c1), 0);
+		assert_int_equal(nw_tun_claims_add(&w, &c3), 0);
+		assert_int_equal(nw_tun_claims_save(file, &w), 0);
+		nw_tun_claims_free(&w);
+	}
+	snprintf(f->watch[1].service, sizeof(f->watch[1].service), UNIT);
+	f->watch[1].stop_on_recovery = true;
+	f->sd.state[0] = 0;		/* not loaded: inactive */
+	start(f, 2, tok);
+	/* tun0's claim (another unit) and tun3's (gone) left at once */
+	assert_int_equal(file_claims(file, &s), 1);
+	assert_string_equal(s.c[0].tunnel_id, f->watch[1].tunnel_id);
+	nw_tun_claims_free(&s);
+	/* tun1's unit is inactive: not netward's to stop any more */
+	assert_true(loop_until(f->e, unit_is, &(struct unit_want){ f, "inactive" }, 1000));
+	loop_for(f->e, 50);
+	assert_int_equal(file_claims(file, &s), 0);
+	nw_tun_claims_free(&s);
+	ts = status(f);
+	assert_false(flag(tunnel_st(ts, 1), "started_by_netward"));
+	cJSON_Delete(ts);
+	loop_for(f->e, 400);
+	assert_int_equal(f->sd.stops, 2);
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+
+	/* another boot */
+	{
+		struct nw_tun_claims w = { 0 };
+		struct nw_tun_claim c0 = claim(f->watch[0].tunnel_id, UNIT, "tun0", "");
+
+		snprintf(w.boot_id, sizeof(w.boot_id), "00000000-0000-4000-8000-0000000000bb");
+		assert_int_equal(nw_tun_claims_add(&w, &c0), 0);
+		assert_int_equal(nw_tun_claims_save(file, &w), 0);
+		nw_tun_claims_free(&w);
+	}
+	snprintf(f->sd.state, sizeof(f->sd.state), "active");
+	start(f, 1, tok);
+	ts = status(f);
+	assert_false(flag(tunnel_st(ts, 0), "started_by_netward"));
+	cJSON_Delete(ts);
+	assert_int_equal(file_claims(file, &s), 0);
+	nw_tun_claims_free(&s);
+	loop_for(f->e, 400);
+	assert_int_equal(f->sd.stops, 2);
+}
+
+/* --dry-run reads the file, says what it would stop, and writes nothing;
+ * a bad file is ignored; a directory that cannot be written is no failure */
+static void test_state_dry_run_and_bad_files(void **state)
+{
+	struct fixture *f = *state;
+	const char *tok[] = { TOKEN_A };
+	char dir[128], file[160];
+	struct stat before, after;
+	const cJSON *ev;
+	cJSON *ts;
+
+	if (!fake_systemd_start(&f->sd, f->e))
+		skip();
+	state_paths(f, dir, sizeof(dir), file, sizeof(file));
+	assert_int_equal(mkdir(dir, 0755), 0);
+	f->cfg.state_dir = dir;
+	snprintf(f->watch[0].service, sizeof(f->watch[0].service), UNIT);
+	f->watch[0].fall = 1;
+	f->watch[0].rise = 1;
+	f->watch[0].stop_on_recovery = true;
+	{
+		struct nw_tun_claims w = { 0 };
+		struct nw_tun_claim c0 = claim(f->watch[0].tunnel_id, UNIT, "tun0", "");
+		struct nw_tun_claim c1 = claim("00000000-0000-4000-8000-0000000000ff", UNIT, "", "");
+
+		assert_int_equal(nw_tun_claims_add(&w, &c0), 0);
+		assert_int_equal(nw_tun_claims_add(&w, &c1), 0);
+		assert_int_equal(nw_tun_claims_save(file, &w), 0);
+		nw_tun_claims_free(&w);
+	}
+	assert_int_equal(stat(file, &before), 0);
+	snprintf(f->sd.state, sizeof(f->sd.state), "active");
+	f->cfg.dry_run = true;
+	start(f, 1, tok);
+	assert_true(wait_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL, 1, 2000));
+	ev = last_ev(f, NW_EV_UNIT_STOPPED);
+	assert_true(flag(ev, "dry_run"));
+	assert_true(flag(ev, "started_by_earlier_netwardd"));
+	assert_non_null(strstr(str(ev, "message"), "would stop"));
+	assert_int_equal(f->sd.stops, 0);
+	loop_for(f->e, 300);
+	assert_int_equal(count_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL), 1);
+	assert_int_equal(stat(file, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);	/* never replaced */
+	assert_int_equal(before.st_size, after.st_size);
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+	f->cfg.dry_run = false;
+
+	/* garbage: ignored (nothing claimed), left until a change replaces it */
+	write_file_text(file, "{\"version\": 1, \"units\": [{\"tunnel_id\": 1}]}");
+	start(f, 1, tok);
+	ts = status(f);
+	assert_false(flag(tunnel_st(ts, 0), "started_by_netward"));
+	cJSON_Delete(ts);
+	assert_true(wait_ev(f, NW_EV_TUNNEL_STATE, "status", "healthy", 1, 1000));
+	loop_for(f->e, 300);
+	assert_int_equal(f->sd.stops, 0);
+	nw_tunnels_free(f->t);
+	f->t = NULL;
+
+	/* a state dir that cannot be made: the unit is still started */
+	f->cfg.state_dir = file;	/* a file where a directory should be */
+	unlink(file);
+	write_file_text(file, "not a directory\n");
+	f->sd.state[0] = 0;
+	start(f, 1, tok);
+	f->srv.api[0].body = BODY_DOWN;
+	assert_true(wait_ev(f, NW_EV_UNIT_STARTED, NULL, NULL, 1, 2000));
+	ev = last_ev(f, NW_EV_UNIT_STARTED);
+	assert_null(cJSON_GetObjectItemCaseSensitive(ev, "dry_run"));
+	f->srv.api[0].body = BODY_HEALTHY;
+	assert_true(wait_ev(f, NW_EV_UNIT_STOPPED, NULL, NULL, 2, 2000));
+	assert_int_equal(f->sd.starts, 1);
+	assert_int_equal(f->sd.stops, 1);
+}
+
 /* --- main ------------------------------------------------------------------------- */
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -998,6 +1465,10 @@ int main(void)
 		T(test_reconfigure),
 		T(test_failover),
 		T(test_free_in_flight),
+		cmocka_unit_test(test_state_round_trip),
+		cmocka_unit_test(test_state_bad_inputs),
+		T(test_state_restart),
+		T(test_state_dry_run_and_bad_files),
 	};
 
 	/* only lo, so that 192.0.2.1 has no route */
