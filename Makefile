@@ -62,7 +62,7 @@ UNIT_TESTS := test_config test_policy test_cgroup test_events test_util \
 TEST_OBJS := $(COMMON) $(GUARD)
 UNIT_TESTS += test_quarantine test_recovery test_config_recovery test_probe test_recovery_steps
 UNIT_TESTS += test_config_tunnels test_secret test_units test_cf_api test_tunnels test_config_segw
-UNIT_TESTS += test_vici test_metrics test_route_state
+UNIT_TESTS += test_vici test_segw test_metrics test_route_state
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -120,6 +120,10 @@ $(BUILD)/test_probe: tests/unit/test_probe.c $(wildcard tests/unit/*.h) $(TEST_O
 $(BUILD)/test_vici: tests/unit/test_vici.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW:%=$(BUILD)/%.o) | $(BUILD)
 	$(msg) CC $@
 	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+$(BUILD)/test_segw: tests/unit/test_segw.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW_RUN:%=$(BUILD)/%.o) | $(BUILD)
+	$(msg) CC $@
+	$(Q)$(CC) $(CFLAGS) $< $(TEST_OBJS:%=$(BUILD)/%.o) $(SEGW_RUN:%=$(BUILD)/%.o) -o $@ $(LDFLAGS) $(LDLIBS) -lcmocka
 
 $(BUILD)/test_recovery_steps: tests/unit/test_recovery_steps.c $(wildcard tests/unit/*.h) $(TEST_OBJS:%=$(BUILD)/%.o) $(BUILD)/recovery_steps.o $(BUILD)/step_worker.o $(BUILD)/step_links.o $(BUILD)/step_iface.o $(BUILD)/step_dns.o $(BUILD)/step_dhcp.o $(BUILD)/step_kill.o $(BUILD)/step_reboot.o $(BUILD)/sysbus.o $(BUILD)/listeners.o | $(BUILD)
 	$(msg) CC $@

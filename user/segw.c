@@ -6,6 +6,16 @@
  * blocks its command socket until the IKE SA is up or has failed, and
  * connections must fail over concurrently. At most MAX_WORKERS such
  * command connections are open at once; the rest wait their turn.
+ *
+ * Each time the event connection comes up (start, charon back, a
+ * reconnect) nothing is started before charon has listed its IKE SAs
+ * (list-sas on the event connection's command socket, where list-sa is
+ * registered; the list-sa events come before its answer). A connection
+ * whose IKE SA is ESTABLISHED at one of its gateways is adopted: up at
+ * that gateway, no load, no initiate, so a restarted netwardd does not
+ * make charon replace a working SA. Every other connection is brought up
+ * as before. A listing that fails or does not answer within
+ * LIST_TIMEOUT_MS starts them all as before.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 
 #include "events.h"
 #include "log.h"
@@ -23,6 +34,8 @@
 
 #define MAX_WORKERS 32
 #define TERMINATE_TIMEOUT_MS 2000
+#define LIST_TIMEOUT_MS 5000
+#define MAX_GONE 256
 
 enum cstate {
 	C_IDLE,		/* waiting for charon or for a worker slot */
@@ -57,6 +70,14 @@ struct conn {
 	char last_error[192];
 };
 
+/* an ESTABLISHED IKE SA charon listed (or reported up) while netward was
+ * finding out what is up already */
+struct listed_sa {
+	char name[NW_SEGW_NAME_MAX];
+	char uniqueid[16];
+	char host[64];			/* remote-host */
+};
+
 struct nw_segw {
 	sd_event *e;
 	uint32_t netns;
@@ -70,9 +91,19 @@ struct nw_segw {
 	struct conn *conns;
 	size_t n_conns;
 	unsigned workers;
+	/* Since the last connect: settled once charon's IKE SAs are listed
+	 * (or that failed); nothing is started before. */
+	bool settled;
+	unsigned list_gen;		/* answers of older listings are stale */
+	struct listed_sa *listed;
+	size_t n_listed, cap_listed;
+	char gone[MAX_GONE][16];	/* IKE SAs reported down meanwhile */
+	size_t n_gone;
+	bool gone_overflow;		/* more than MAX_GONE: adopt nothing */
 };
 
-static const char *const event_names[] = { "ike-updown", "alert", NULL };
+/* list-sa is streamed on the command connection (see vici.c) */
+static const char *const event_names[] = { "ike-updown", "ike-rekey", "alert", "list-sa", NULL };
 
 static void start(struct conn *c);
 static void pump(struct nw_segw *s);
@@ -416,7 +447,8 @@ static void start(struct conn *c)
 
 	if (c->retry)		/* a pending pause is over: this start replaces it */
 		sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
-	if (c->state == C_EXHAUSTED || c->state == C_REFUSED || !s->connected)
+	/* not before charon has said what is up already (settle() starts it) */
+	if (c->state == C_EXHAUSTED || c->state == C_REFUSED || !s->connected || !s->settled)
 		return;
 	if (s->dry_run) {	/* watch what charon does, do nothing */
 		c->state = C_IDLE;
@@ -577,6 +609,227 @@ static void lost(struct conn *c, const char *reason)
 	failed(c, reason);
 }
 
+/* --- what is up already: list-sas at each connect -------------------------------- */
+
+/* sa has an installed CHILD_SA named child (the states for which
+ * list-sas gives SPIs) */
+static bool child_installed(const cJSON *sa, const char *child)
+{
+	const cJSON *ch;
+
+	cJSON_ArrayForEach(ch, cJSON_GetObjectItemCaseSensitive(sa, "child-sas")) {
+		const char *st = str_of(ch, "state");
+
+		if (!strcmp(str_of(ch, "name"), child) &&
+		    (!strcmp(st, "INSTALLED") || !strcmp(st, "REKEYING") || !strcmp(st, "REKEYED")))
+			return true;
+	}
+	return false;
+}
+
+/* An IKE SA of a configured connection (a list-sa event, or an ike-updown
+ * up before the listing is done): a candidate for adoption when it is
+ * ESTABLISHED and, when the connection has children, its first child (the
+ * one netward initiates) is installed: ike-updown carries no children, so
+ * such a connection is adopted from the listing only. Whatever does not
+ * fit or cannot be kept is left out: that connection is initiated as
+ * before. */
+static void note_listed(struct nw_segw *s, const char *name, const cJSON *sa, bool check_state)
+{
+	const char *uid = str_of(sa, "uniqueid"), *host = str_of(sa, "remote-host");
+	struct conn *c = find(s, name);
+	struct listed_sa *l;
+
+	if (!c || (check_state && strcmp(str_of(sa, "state"), "ESTABLISHED")) || !*uid || !*host ||
+	    strlen(uid) >= sizeof(l->uniqueid) || strlen(host) >= sizeof(l->host) ||
+	    (first_child(c) && !child_installed(sa, first_child(c))))
+		return;
+	if (s->n_listed == s->cap_listed) {
+		size_t cap = s->cap_listed ? 2 * s->cap_listed : 16;
+		struct listed_sa *more = realloc(s->listed, cap * sizeof(*more));
+
+		if (!more)
+			return;
+		s->listed = more;
+		s->cap_listed = cap;
+	}
+	l = &s->listed[s->n_listed++];
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	snprintf(l->uniqueid, sizeof(l->uniqueid), "%s", uid);
+	snprintf(l->host, sizeof(l->host), "%s", host);
+}
+
+/* an IKE SA reported down before the listing is done: the listing may
+ * still name it (the two come on different sockets) */
+static void note_gone(struct nw_segw *s, const char *uid)
+{
+	if (!*uid)
+		return;
+	if (s->n_gone == MAX_GONE) {
+		s->gone_overflow = true;
+		return;
+	}
+	snprintf(s->gone[s->n_gone++], sizeof(s->gone[0]), "%s", uid);
+}
+
+static bool is_gone(const struct nw_segw *s, const char *uid)
+{
+	for (size_t i = 0; i < s->n_gone; i++)
+		if (!strcmp(s->gone[i], uid))
+			return true;
+	return false;
+}
+
+static void list_clear(struct nw_segw *s)
+{
+	free(s->listed);
+	s->listed = NULL;
+	s->n_listed = s->cap_listed = 0;
+	s->n_gone = 0;
+	s->gone_overflow = false;
+}
+
+/* a configured gateway and charon's remote-host: the same address (a
+ * gateway given as a DNS name never matches) */
+static bool same_host(const char *gateway, const char *host)
+{
+	unsigned char a[16], b[16];
+
+	if (inet_pton(AF_INET, gateway, a) == 1)
+		return inet_pton(AF_INET, host, b) == 1 && !memcmp(a, b, 4);
+	if (inet_pton(AF_INET6, gateway, a) == 1)
+		return inet_pton(AF_INET6, host, b) == 1 && !memcmp(a, b, 16);
+	return false;
+}
+
+/* c's IKE SA is ESTABLISHED at one of its gateways: take it as it is (the
+ * one at its current gateway when there are several). */
+static bool adopt(struct conn *c)
+{
+	struct nw_segw *s = c->s;
+	const struct listed_sa *best = NULL;
+	unsigned best_gw = 0;
+	cJSON *ev;
+
+	if (s->gone_overflow)
+		return false;
+	for (size_t i = 0; i < s->n_listed; i++) {
+		const struct listed_sa *l = &s->listed[i];
+		unsigned j;
+
+		if (strcmp(l->name, c->cfg.name) || is_gone(s, l->uniqueid))
+			continue;
+		for (j = 0; j < c->cfg.n_gateways && !same_host(c->cfg.gateways[j], l->host); j++)
+			;
+		if (j == c->cfg.n_gateways)
+			continue;
+		if (!best || (j == c->cur && best_gw != c->cur)) {
+			best = l;
+			best_gw = j;
+		}
+	}
+	if (!best)
+		return false;
+	if (c->retry)
+		sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
+	c->gen++;
+	c->queued = false;
+	c->cur = best_gw;
+	c->state = C_UP;
+	c->failures = 0;
+	c->down_ns = 0;
+	c->last_error[0] = 0;
+	snprintf(c->uniqueid, sizeof(c->uniqueid), "%s", best->uniqueid);
+	ev = new_event(c, NW_EV_SEGW_UP);
+	if (ev) {
+		cJSON_AddStringToObject(ev, "gateway", gw(c));
+		cJSON_AddBoolToObject(ev, "adopted", 1);
+		cJSON_AddStringToObject(ev, "uniqueid", c->uniqueid);
+		if (s->dry_run)
+			cJSON_AddBoolToObject(ev, "dry_run", 1);
+	}
+	emit(c, NW_EV_SEGW_UP, ev, "connection '%s' already up at %s when netwardd connected to "
+	     "charon", c->cfg.name, gw(c));
+	return true;
+}
+
+/* The listing is done (or failed: nothing listed): adopt what is up,
+ * bring up the rest. */
+static void settle(struct nw_segw *s)
+{
+	s->settled = true;
+	for (size_t i = 0; i < s->n_conns; i++) {
+		struct conn *c = &s->conns[i];
+
+		/* exhausted and refused stay; up (--dry-run: an ike-updown
+		 * meanwhile) is known */
+		if (c->state != C_IDLE)
+			continue;
+		/* a failover asked for meanwhile moves on */
+		if (!c->switching && adopt(c))
+			continue;
+		start(c);
+	}
+	list_clear(s);
+}
+
+struct list_ctx {
+	struct nw_segw *s;
+	unsigned gen;
+};
+
+static void on_list_reply(void *ud, int err, const cJSON *reply)
+{
+	struct list_ctx *l = ud;
+	struct nw_segw *s = l->s;
+	bool stale = l->gen != s->list_gen;
+	(void)reply;	/* empty: the SAs came as list-sa events before it */
+
+	free(l);
+	/* being freed, an older connection's, or charon went away (state 0
+	 * follows, and a new listing at the next connect) */
+	if (err == -ECANCELED || stale || s->settled || err == -ENOTCONN)
+		return;
+	if (err) {
+		log_warn("segw: list-sas at %s: %s: bringing every connection up without "
+			 "looking for IKE SAs that are up already", s->socket, strerror(-err));
+		list_clear(s);
+	}
+	settle(s);
+}
+
+/* Asks charon for its IKE SAs; settle() follows, also when that fails. */
+static void list_sas(struct nw_segw *s)
+{
+	struct list_ctx *l = calloc(1, sizeof(*l));
+	int err = -ENOMEM;
+
+	if (l) {
+		l->s = s;
+		l->gen = ++s->list_gen;
+		err = nw_vici_command(s->events, "list-sas", NULL, LIST_TIMEOUT_MS, on_list_reply,
+				      l);
+	}
+	if (err) {
+		free(l);
+		log_warn("segw: list-sas at %s: %s: bringing every connection up without looking "
+			 "for IKE SAs that are up already", s->socket, strerror(-err));
+		list_clear(s);
+		settle(s);
+	}
+}
+
+static void on_list_sa(struct nw_segw *s, const cJSON *msg)
+{
+	const cJSON *sa;
+
+	if (s->settled)		/* not ours: a late one */
+		return;
+	cJSON_ArrayForEach(sa, msg)
+		if (cJSON_IsObject(sa))
+			note_listed(s, sa->string, sa, true);
+}
+
 static void on_updown(struct nw_segw *s, const cJSON *msg)
 {
 	bool up = !strcmp(str_of(msg, "up"), "yes");
@@ -586,6 +839,12 @@ static void on_updown(struct nw_segw *s, const cJSON *msg)
 		struct conn *c;
 		const char *uid;
 
+		if (cJSON_IsObject(sa) && !s->settled) {	/* the listing is under way */
+			if (up)
+				note_listed(s, sa->string, sa, false);
+			else
+				note_gone(s, str_of(sa, "uniqueid"));
+		}
 		if (!cJSON_IsObject(sa) || !(c = find(s, sa->string)))
 			continue;
 		uid = str_of(sa, "uniqueid");
@@ -599,6 +858,29 @@ static void on_updown(struct nw_segw *s, const cJSON *msg)
 		 * old one, or a half-made one, is no news */
 		if (c->state == C_UP && (!c->uniqueid[0] || !strcmp(uid, c->uniqueid)))
 			lost(c, "ike-updown: IKE SA down");
+	}
+}
+
+/* An IKE rekey replaces the SA by a new one, and ike-updown says nothing
+ * of either: the loss to watch for from then on is the new one's. */
+static void on_rekey(struct nw_segw *s, const cJSON *msg)
+{
+	const cJSON *sa;
+
+	cJSON_ArrayForEach(sa, msg) {
+		const cJSON *old = cJSON_GetObjectItemCaseSensitive(sa, "old");
+		const cJSON *new = cJSON_GetObjectItemCaseSensitive(sa, "new");
+		const char *old_uid = str_of(old, "uniqueid"), *new_uid = str_of(new, "uniqueid");
+		struct conn *c;
+
+		if (!cJSON_IsObject(sa) || !*new_uid)
+			continue;
+		if (!s->settled) {	/* the listing is under way */
+			note_gone(s, old_uid);
+			note_listed(s, sa->string, new, false);
+		}
+		if ((c = find(s, sa->string)) && c->uniqueid[0] && !strcmp(c->uniqueid, old_uid))
+			snprintf(c->uniqueid, sizeof(c->uniqueid), "%s", new_uid);
 	}
 }
 
@@ -628,8 +910,12 @@ static void on_event(void *ud, const char *name, const cJSON *msg)
 
 	if (!strcmp(name, "ike-updown"))
 		on_updown(s, msg);
+	else if (!strcmp(name, "ike-rekey"))
+		on_rekey(s, msg);
 	else if (!strcmp(name, "alert"))
 		on_alert(s, msg);
+	else if (!strcmp(name, "list-sa"))
+		on_list_sa(s, msg);
 }
 
 static void on_state(void *ud, int connected)
@@ -638,19 +924,23 @@ static void on_state(void *ud, int connected)
 
 	s->connected = connected;
 	log_info("segw: %s charon at %s", connected ? "connected to" : "lost", s->socket);
+	if (connected) {	/* what is up already is adopted, not initiated again */
+		list_sas(s);
+		return;
+	}
+	s->settled = false;
+	s->list_gen++;
+	list_clear(s);
 	for (size_t i = 0; i < s->n_conns; i++) {
 		struct conn *c = &s->conns[i];
 
 		if (c->state == C_EXHAUSTED || c->state == C_REFUSED)
 			continue;
-		if (!connected) {	/* charon restarted: bring it up again once back */
-			c->gen++;
-			release(c);
-			c->state = C_IDLE;
-			c->queued = false;
-			continue;
-		}
-		start(c);
+		/* charon restarted: bring it up again once back */
+		c->gen++;
+		release(c);
+		c->state = C_IDLE;
+		c->queued = false;
 	}
 }
 
@@ -895,7 +1185,10 @@ void nw_segw_free(struct nw_segw *s)
 	for (size_t i = 0; i < s->n_conns; i++)
 		conn_clear(&s->conns[i]);
 	free(s->conns);
+	s->conns = NULL;
+	s->n_conns = 0;
 	nw_vici_free(s->events);
+	list_clear(s);
 	free(s->socket);
 	sd_event_unref(s->e);
 	free(s);

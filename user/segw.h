@@ -8,7 +8,10 @@
  * it, loads the next gateway (round-robin) and initiates again; after
  * max_retries failures in a row it stops with "Max retry count exceeded
  * for connection 'X'"; an IKE SA that comes up resets the count. Every
- * connection fails over on its own, concurrently.
+ * connection fails over on its own, concurrently. Each time netward
+ * connects to charon it first lists charon's IKE SAs (list-sas): a
+ * connection ESTABLISHED at one of its gateways is adopted as it is
+ * (segw_up "adopted"), not loaded or initiated again.
  */
 #ifndef NETWARD_SEGW_H
 #define NETWARD_SEGW_H
@@ -62,8 +65,9 @@ struct nw_segw_ops {
 struct nw_segw;
 
 /* psks[i] belongs to cfg->conns[i] (NULL: none); owned from here on, also
- * on failure. Connects to charon (retrying while it is not there) and
- * brings every connection up at its first gateway. */
+ * on failure. Connects to charon (retrying while it is not there), adopts
+ * the connections whose IKE SA is up already and brings every other one
+ * up at its first gateway. */
 int nw_segw_new(struct nw_segw **out, sd_event *e, uint32_t netns, const struct nw_segw_cfg *cfg,
 		struct nw_secret **psks, const struct nw_segw_ops *ops, void *ud);
 /* A reload: connections are matched by name and keep their gateway and

@@ -167,3 +167,117 @@ test_segw_dry_run_watches_and_loads_nothing() {
 	[ -z "$(swanctl --list-sas --uri "unix://$d/charon.vici" 2>/dev/null | grep ESTABLISHED)" ] ||
 		fail "dry-run initiated an SA"
 }
+
+# sg_sa_uid [NAME]: the unique id (swanctl's "#N") of the client's
+# ESTABLISHED IKE SA NAME (default corp), "" when none
+sg_sa_uid() {
+	swanctl --list-sas --ike "${1:-corp}" --uri "unix://$(sw_dir cl)/charon.vici" 2>/dev/null |
+		awk '$3 == "ESTABLISHED," { id = $2; gsub(/[#,]/, "", id); print id; exit }'
+}
+# sg_sa_ids [NAME]: the unique ids of every IKE SA NAME (default corp) of
+# the client's charon, in any state (one that is being made too)
+sg_sa_ids() {
+	swanctl --list-sas --ike "${1:-corp}" --uri "unix://$(sw_dir cl)/charon.vici" 2>/dev/null |
+		awk '$1 == "'"${1:-corp}"':" { id = $2; gsub(/[#,]/, "", id); printf "%s%s", sep, id; sep = " " }'
+}
+# sg_operator_up GATEWAY_NUMBER: the operator brings "corp" up at that
+# gateway with swanctl, before netwardd runs (the same definition as sg_conn)
+sg_operator_up() {
+	local d
+	d=$(sw_dir cl)
+	cat >"$TMP/cl-swanctl.conf" <<EOT
+connections {
+  corp {
+    version = 2
+    local_addrs = 10.66.0.10
+    remote_addrs = 10.66.0.$1
+    proposals = aes128-sha256-modp2048
+    dpd_delay = 1s
+    local {
+      auth = psk
+      id = client-corp.lab
+    }
+    remote {
+      auth = psk
+      id = %any
+    }
+  }
+}
+secrets {
+  ike-corp {
+    secret = "$SW_PSK"
+  }
+}
+EOT
+	swanctl --load-all --noprompt --file "$TMP/cl-swanctl.conf" --uri "unix://$d/charon.vici" \
+		>>"$d/stdout.log" 2>&1 || fail "swanctl --load-all on the client"
+	swanctl --initiate --ike corp --timeout 10 --uri "unix://$d/charon.vici" >>"$d/stdout.log" 2>&1 ||
+		fail "swanctl --initiate corp"
+	wait_until 5 sa_at "10.66.0.$1" || fail "the operator's SA is not at gw$1: $(sw_sa_remote)"
+}
+
+test_segw_restarted_netwardd_adopts_the_sa_and_fails_over_later() {
+	local uid
+	sg_lab
+	sg_start
+	wait_event '.type == "segw_up" and .connection == "corp" and .gateway == "10.66.0.1"'
+	uid=$(sg_sa_uid)
+	[ -n "$uid" ] || fail "no IKE SA at gw1"
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	sg_start
+	wait_event '.type == "segw_up" and .connection == "corp" and .adopted == true and .gateway == "10.66.0.1" and .uniqueid == "'"$uid"'" and .failover_ms == null'
+	events_match '.type == "segw_up" and (.message | test("already up at 10.66.0.1 when netwardd connected to charon"))' ||
+		fail "adoption message: $(ctl events --json --type segw_up)"
+	expect_eq "$(seg_field .state),$(seg_field .gateway),$(seg_field .attempts)" "up,10.66.0.1,0" "state after adoption"
+	sleep 1.5	# an initiate would have made a new IKE SA (a new unique id) by now
+	expect_eq "$(sg_sa_ids)" "$uid" "the client's IKE SAs after the restart"
+	expect_eq "$(count_events '.type == "segw_up"')" 1 "segw_up events of the new netwardd"
+	# the adopted connection fails over as one netwardd brought up
+	sw_stop gw1
+	wait_event '.type == "segw_down" and .connection == "corp" and .gateway == "10.66.0.1"'
+	wait_event '.type == "segw_failover" and .from == "10.66.0.1" and .to == "10.66.0.2" and .attempt == 1'
+	wait_until 10 events_match '.type == "segw_up" and .gateway == "10.66.0.2" and .failover_ms >= 0 and .adopted == null' ||
+		fail "not up at gw2 after the adopted SA was lost"
+	wait_until 5 sa_at 10.66.0.2 || fail "charon's SA is not at gw2: $(sw_sa_remote)"
+	expect_eq "$(seg_field .attempts)" 0 "attempts after the failover"
+}
+
+test_segw_sa_brought_up_by_the_operator_is_adopted_at_its_gateway() {
+	local uid
+	sg_lab
+	sg_operator_up 2
+	uid=$(sg_sa_uid)
+	sg_start
+	wait_event '.type == "segw_up" and .adopted == true and .gateway == "10.66.0.2" and .uniqueid == "'"$uid"'"'
+	expect_eq "$(seg_field .state),$(seg_field .gateway),$(seg_field .attempts)" "up,10.66.0.2,0" "state after adoption"
+	sleep 1.5
+	expect_eq "$(sg_sa_ids)" "$uid" "the client's IKE SAs"
+	# its next gateway is the one after gw2
+	sw_stop gw2
+	wait_event '.type == "segw_failover" and .from == "10.66.0.2" and .to == "10.66.0.3"'
+	wait_until 10 events_match '.type == "segw_up" and .gateway == "10.66.0.3"' || fail "not up at gw3"
+	wait_until 5 sa_at 10.66.0.3 || fail "charon's SA is not at gw3: $(sw_sa_remote)"
+}
+
+test_segw_sa_up_at_a_gateway_not_configured_is_initiated_again() {
+	sg_lab
+	sg_operator_up 3
+	sg_start "$(sg_conn corp "10.66.0.1,10.66.0.2")"
+	wait_event '.type == "segw_up" and .gateway == "10.66.0.1" and .adopted == null'
+	expect_eq "$(count_events '.adopted == true')" 0 "adopted"
+}
+
+test_segw_dry_run_reports_an_sa_already_up() {
+	local d uid
+	sg_lab
+	d=$(sw_dir cl)
+	sg_operator_up 2
+	uid=$(sg_sa_uid)
+	sg_start "" "" --dry-run
+	wait_event '.type == "segw_up" and .adopted == true and .dry_run == true and .gateway == "10.66.0.2"'
+	expect_eq "$(seg_field .state),$(seg_field .gateway)" "up,10.66.0.2" "dry-run state"
+	expect_eq "$(sg_sa_ids)" "$uid" "the client's IKE SAs"
+	swanctl --list-conns --uri "unix://$d/charon.vici" 2>/dev/null | grep -q "10.66.0.2" ||
+		fail "dry-run replaced the operator's definition"
+}

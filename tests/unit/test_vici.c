@@ -26,6 +26,7 @@
 #include "log.h"
 #include "util.h"
 #include "vici.h"
+#include "vici_fake.h"
 
 /* --- byte builder --------------------------------------------------------- */
 
@@ -600,100 +601,14 @@ static void test_frame_errors(void **state)
 	cJSON_Delete(m);
 }
 
-/* --- a fake charon on the test's loop ------------------------------------- */
+/* --- the fake charon's answers (vici_fake.h) ------------------------------ */
 
-#define MAXPEERS 64
-#define MAXREGS 8
-
-struct srv;
-
-/* one accepted connection */
-struct peer {
-	struct srv *s;
-	int fd;				/* -1: closed */
-	sd_event_source *io;
-	uint8_t *in;
-	size_t in_len;
-	uint8_t *out;
-	size_t out_len, out_off;
-	char regs[MAXREGS][64];
-	int n_regs;
-	int n_cmds;
-};
-
-struct srv {
-	sd_event *e;
-	char path[108];
-	int lfd;
-	sd_event_source *lio;
-	struct peer *peers[MAXPEERS];
-	int n_peers;			/* accepted, ever */
-	int n_eof;			/* closed by the client */
-	bool trickle;			/* write one byte per turn of the loop */
-	int n_cmds;
-	char last_cmd[64];
-	size_t last_cmd_len;		/* the whole packet's */
-};
-
-static const char *const known_events[] = { "ike-updown", "child-updown", "list-sa", NULL };
-
-static void peer_close(struct peer *p)
-{
-	p->io = sd_event_source_disable_unref(p->io);
-	if (p->fd >= 0)
-		close(p->fd);
-	p->fd = -1;
-	free(p->in);
-	free(p->out);
-	p->in = p->out = NULL;
-	p->in_len = p->out_len = p->out_off = 0;
-}
-
-static void peer_write(struct peer *p, const void *data, size_t len)
-{
-	p->out = realloc(p->out, p->out_len + len);
-	assert_non_null(p->out);
-	memcpy(p->out + p->out_len, data, len);
-	p->out_len += len;
-	assert_true(sd_event_source_set_io_events(p->io, EPOLLIN | EPOLLOUT) >= 0);
-}
-
-static void peer_send(struct peer *p, uint8_t type, const char *name, const cJSON *msg)
-{
-	uint8_t *f;
-	size_t len;
-
-	assert_int_equal(nw_vici_frame(type, name, msg, &f, &len), 0);
-	peer_write(p, f, len);
-	free(f);
-}
-
-static void peer_send_json(struct peer *p, uint8_t type, const char *name, const char *json)
-{
-	cJSON *m = J(json);
-
-	peer_send(p, type, name, m);
-	cJSON_Delete(m);
-}
-
-static bool peer_has(const struct peer *p, const char *ev)
-{
-	for (int i = 0; i < p->n_regs; i++)
-		if (!strcmp(p->regs[i], ev))
-			return true;
-	return false;
-}
-
-static void peer_command(struct peer *p, const char *cmd, const uint8_t *body, size_t blen)
+static void peer_command(struct peer *p, const char *cmd, const cJSON *msg)
 {
 	struct srv *s = p->s;
-	cJSON *msg = NULL;
 	char size[32];
 
-	s->n_cmds++;
-	p->n_cmds++;
-	snprintf(s->last_cmd, sizeof(s->last_cmd), "%s", cmd);
-	assert_int_equal(nw_vici_decode(body, blen, &msg), 0);
+	(void)msg;
 	if (!strcmp(cmd, "version")) {
 		peer_send_json(p, NW_VICI_CMD_RESPONSE, NULL,
 			       "{\"daemon\":\"charon\",\"version\":\"5.9.8\","
@@ -701,7 +616,7 @@ static void peer_command(struct peer *p, const char *cmd, const uint8_t *body, s
 	} else if (!strcmp(cmd, "echo")) {
 		snprintf(size, sizeof(size), "{\"size\":\"%zu\"}", s->last_cmd_len);
 		peer_send_json(p, NW_VICI_CMD_RESPONSE, NULL, size);
-	} else if (!strcmp(cmd, "list-sas")) {
+	} else if (!strcmp(cmd, "list-sas") || !strcmp(cmd, "list-sas-hang")) {
 		/* charon streams only to a connection that registered list-sa */
 		if (peer_has(p, "list-sa")) {
 			peer_send_json(p, NW_VICI_EVENT, "list-sa",
@@ -709,7 +624,9 @@ static void peer_command(struct peer *p, const char *cmd, const uint8_t *body, s
 			peer_send_json(p, NW_VICI_EVENT, "list-sa",
 				       "{\"gw2\":{\"state\":\"CONNECTING\"}}");
 		}
-		peer_send(p, NW_VICI_CMD_RESPONSE, NULL, NULL);
+		/* -hang: the listing never ends (an SA charon cannot check out) */
+		if (!strcmp(cmd, "list-sas"))
+			peer_send(p, NW_VICI_CMD_RESPONSE, NULL, NULL);
 	} else if (!strcmp(cmd, "max")) {
 		/* exactly 512 KiB: type + body */
 		cJSON *big = sized(-1);
@@ -727,162 +644,6 @@ static void peer_command(struct peer *p, const char *cmd, const uint8_t *body, s
 	} else if (strcmp(cmd, "hang")) {
 		peer_send(p, NW_VICI_CMD_UNKNOWN, NULL, NULL);
 	}
-	cJSON_Delete(msg);
-}
-
-static void peer_packet(struct peer *p, const uint8_t *pkt, size_t len)
-{
-	char name[256];
-	uint8_t type;
-	size_t off;
-	bool known = false;
-
-	assert_int_equal(nw_vici_parse_packet(pkt, len, &type, name, &off), 0);
-	switch (type) {
-	case NW_VICI_CMD_REQUEST:
-		p->s->last_cmd_len = len;
-		peer_command(p, name, pkt + off, len - off);
-		break;
-	case NW_VICI_EVENT_REGISTER:
-		for (int i = 0; known_events[i]; i++)
-			known = known || !strcmp(known_events[i], name);
-		assert_true(p->n_regs < MAXREGS);
-		snprintf(p->regs[p->n_regs++], sizeof(p->regs[0]), "%s", name);
-		peer_send(p, known ? NW_VICI_EVENT_CONFIRM : NW_VICI_EVENT_UNKNOWN, NULL, NULL);
-		break;
-	default:
-		fail_msg("the client sent packet type %u", type);
-	}
-}
-
-static int peer_io(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct peer *p = ud;
-	uint8_t buf[65536];
-	ssize_t n;
-	(void)src;
-
-	if (revents & EPOLLOUT && p->out_off < p->out_len) {
-		size_t want = p->s->trickle ? 1 : p->out_len - p->out_off;
-
-		n = send(fd, p->out + p->out_off, want, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			p->out_off += (size_t)n;
-		if (p->out_off == p->out_len) {
-			p->out_off = p->out_len = 0;
-			sd_event_source_set_io_events(p->io, EPOLLIN);
-		}
-	}
-	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return 0;
-	n = read(fd, buf, sizeof(buf));
-	if (n < 0 && errno == EAGAIN)
-		return 0;
-	if (n <= 0) {
-		p->s->n_eof++;
-		peer_close(p);
-		return 0;
-	}
-	p->in = realloc(p->in, p->in_len + (size_t)n);
-	assert_non_null(p->in);
-	memcpy(p->in + p->in_len, buf, (size_t)n);
-	p->in_len += (size_t)n;
-	while (p->fd >= 0 && p->in_len >= 4) {
-		size_t plen = (size_t)p->in[0] << 24 | p->in[1] << 16 | p->in[2] << 8 | p->in[3];
-
-		assert_true(plen >= 1 && plen <= NW_VICI_MAX_PACKET);
-		if (p->in_len < 4 + plen)
-			break;
-		peer_packet(p, p->in + 4, plen);
-		memmove(p->in, p->in + 4 + plen, p->in_len - 4 - plen);
-		p->in_len -= 4 + plen;
-	}
-	return 0;
-}
-
-static int srv_accept(sd_event_source *src, int fd, uint32_t revents, void *ud)
-{
-	struct srv *s = ud;
-	struct peer *p;
-	int cfd;
-	(void)src;
-	(void)revents;
-
-	cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (cfd < 0)
-		return 0;
-	assert_true(s->n_peers < MAXPEERS);
-	p = calloc(1, sizeof(*p));
-	assert_non_null(p);
-	p->s = s;
-	p->fd = cfd;
-	assert_true(sd_event_add_io(s->e, &p->io, cfd, EPOLLIN, peer_io, p) >= 0);
-	s->peers[s->n_peers++] = p;
-	return 0;
-}
-
-static void srv_listen(struct srv *s)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->path);
-	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	assert_true(s->lfd >= 0);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(s->lfd, 16), 0);
-	assert_true(sd_event_add_io(s->e, &s->lio, s->lfd, EPOLLIN, srv_accept, s) >= 0);
-}
-
-/* no new connections (the open ones stay) */
-static void srv_unlisten(struct srv *s)
-{
-	s->lio = sd_event_source_disable_unref(s->lio);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	s->lfd = -1;
-	unlink(s->path);
-}
-
-static void srv_init(struct srv *s, sd_event *e, const char *dir)
-{
-	memset(s, 0, sizeof(*s));
-	s->e = e;
-	s->lfd = -1;
-	snprintf(s->path, sizeof(s->path), "%s/charon.vici", dir);
-}
-
-/* charon goes away (every connection closed) */
-static void srv_drop_all(struct srv *s)
-{
-	for (int i = 0; i < s->n_peers; i++)
-		peer_close(s->peers[i]);
-}
-
-static void srv_stop(struct srv *s)
-{
-	srv_drop_all(s);
-	for (int i = 0; i < s->n_peers; i++)
-		free(s->peers[i]);
-	s->n_peers = 0;
-	srv_unlisten(s);
-}
-
-/* the open connection that registered ev (the last one if several) */
-static struct peer *srv_peer(struct srv *s, const char *ev)
-{
-	for (int i = s->n_peers - 1; i >= 0; i--)
-		if (s->peers[i]->fd >= 0 && peer_has(s->peers[i], ev))
-			return s->peers[i];
-	return NULL;
-}
-
-static int srv_open_peers(const struct srv *s)
-{
-	int n = 0;
-
-	for (int i = 0; i < s->n_peers; i++)
-		n += s->peers[i]->fd >= 0;
-	return n;
 }
 
 /* --- the client's side: what came back ------------------------------------ */
@@ -996,6 +757,7 @@ static struct fx *fx_new(void **state, bool listen)
 	f->dir = *state;
 	assert_int_equal(sd_event_new(&f->e), 0);
 	srv_init(&f->s, f->e, f->dir);
+	f->s.command = peer_command;
 	if (listen)
 		srv_listen(&f->s);
 	return f;
@@ -1109,6 +871,52 @@ static void test_client_stream(void **state)
 	assert_string_equal(f->r.order, "E:list-sa E:list-sa R:0 ");
 	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(f->r.last_event, "gw2"),
 						"state")->valuestring, "CONNECTING");
+	reply_clear(&rp);
+	fx_free(f);
+}
+
+/* What SEGW's listing at each connect relies on: a list-sas that streams
+ * and then times out has delivered its events; the command connection is
+ * made anew and list-sa registered on it before the next command goes;
+ * after charon comes back, the same. */
+static void test_client_stream_again(void **state)
+{
+	static const char *const evs[] = { "ike-updown", "list-sa", NULL };
+	struct fx *f = fx_new(state, true);
+	struct reply hang = { .r = &f->r }, rp = { .r = &f->r };
+	struct peer *cp;
+
+	fx_open(f, evs);
+	assert_true(loop_until_count(f->e, &f->r.n_states, 1, 2000));
+	assert_int_equal(nw_vici_command(f->r.v, "list-sas-hang", NULL, 50, on_reply, &hang), 0);
+	assert_int_equal(nw_vici_command(f->r.v, "list-sas", NULL, 1000, on_reply, &rp), 0);
+	assert_true(loop_until_count(f->e, &rp.done, 1, 2000));
+	assert_int_equal(hang.err, -ETIMEDOUT);
+	assert_int_equal(rp.err, 0);
+	assert_string_equal(f->r.order, "E:list-sa E:list-sa R:-110 E:list-sa E:list-sa R:0 ");
+	assert_int_equal(f->r.n_states, 1);		/* the event connection stayed */
+	assert_int_equal(f->s.n_peers, 3);
+	assert_non_null(cp = srv_peer(&f->s, "list-sa"));
+	assert_int_equal(cp->n_regs, 1);
+	assert_int_equal(cp->n_cmds, 1);
+
+	/* charon restarts */
+	srv_drop_all(&f->s);
+	assert_true(loop_until_count(f->e, &f->r.n_states, 3, 3000));
+	assert_int_equal(f->r.states[1], 0);
+	assert_int_equal(f->r.states[2], 1);
+	f->r.order[0] = 0;
+	reply_clear(&rp);
+	rp.r = &f->r;
+	assert_int_equal(nw_vici_command(f->r.v, "list-sas", NULL, 1000, on_reply, &rp), 0);
+	assert_true(loop_until_count(f->e, &rp.done, 1, 2000));
+	assert_int_equal(rp.err, 0);
+	assert_string_equal(f->r.order, "E:list-sa E:list-sa R:0 ");
+	assert_int_equal(f->s.n_peers, 5);
+	assert_non_null(cp = srv_peer(&f->s, "list-sa"));
+	assert_int_equal(cp->n_regs, 1);
+	assert_int_equal(cp->n_cmds, 1);
+	reply_clear(&hang);
 	reply_clear(&rp);
 	fx_free(f);
 }
@@ -1445,6 +1253,7 @@ int main(void)
 		cmocka_unit_test(test_frame_errors),
 		TMPDIR_TEST(test_client_basic),
 		TMPDIR_TEST(test_client_stream),
+		TMPDIR_TEST(test_client_stream_again),
 		TMPDIR_TEST(test_client_timeout),
 		TMPDIR_TEST(test_client_protocol_errors),
 		TMPDIR_TEST(test_client_misbehaving),
