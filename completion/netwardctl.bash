@@ -21,7 +21,8 @@ _netwardctl_event_types='bind_audit bind_denied bind_rewritten wildcard_listener
 	rule_added rule_deleted rule_restored rule_restore_failed rule_flapping rule_storm
 	no_route link_down probe_failed probe_ok connectivity_lost connectivity_restored
 	recovery_step recovery_failed tunnel_state unit_started unit_stopped
-	segw_down segw_up segw_failover segw_retry_exhausted quarantined daemon'
+	segw_down segw_up segw_failover segw_retry_exhausted quarantined events_lost
+	daemon'
 _netwardctl_actions='allow audit deny rewrite kill'
 
 # _netwardctl_segw_names CMD [--socket PATH]: the SEGW connection names

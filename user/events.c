@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_CONNECTIVITY_RESTORED] = "connectivity_restored",
 	[NW_EV_RECOVERY_FAILED] = "recovery_failed",
 	[NW_EV_SEGW_UP] = "segw_up",
+	[NW_EV_EVENTS_LOST] = "events_lost",
 };
 
 const char *nw_event_type_name(unsigned type)
@@ -246,6 +248,41 @@ cJSON *nw_event_daemon(uint32_t netns, const char *message)
 		cJSON_AddNumberToObject(ev, "pid", getpid());
 		cJSON_AddStringToObject(ev, "message", message);
 	}
+	return ev;
+}
+
+static void messagef(cJSON *ev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void messagef(cJSON *ev, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	nw_event_message(ev, fmt, ap);
+	va_end(ap);
+}
+
+cJSON *nw_event_drops(struct nw_drop_watch *w, uint32_t netns, uint64_t total)
+{
+	bool first = !w->started;
+	uint64_t lost;
+	cJSON *ev;
+
+	w->started = true;
+	if (total < w->reported)	/* the maps were made anew */
+		w->reported = 0;
+	lost = total - w->reported;
+	w->reported = total;
+	if (!lost || !(ev = nw_event_new(NW_EV_EVENTS_LOST, netns)))
+		return NULL;
+	cJSON_AddNumberToObject(ev, "lost", (double)lost);
+	cJSON_AddNumberToObject(ev, "total", (double)total);
+	cJSON_AddBoolToObject(ev, "before_start", first);
+	if (first)
+		messagef(ev, "%" PRIu64 " events were lost in the kernel before this netwardd "
+				  "started: the ring buffer was full while none read it", lost);
+	else
+		messagef(ev, "%" PRIu64 " events lost in the kernel: the ring buffer was full "
+				  "(%" PRIu64 " since the maps were pinned)", lost, total);
 	return ev;
 }
 

@@ -5,6 +5,7 @@
 #define NETWARD_EVENTS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -25,6 +26,18 @@ void nw_event_message(cJSON *ev, const char *fmt, va_list ap) __attribute__((for
 
 /* A "daemon" event of netwardd's own: pid and message. */
 cJSON *nw_event_daemon(uint32_t netns, const char *message);
+
+/* Events the kernel could not queue (the ring buffer was full: no netwardd
+ * read it, or a flood outran it) are counted in counters.events_lost.
+ * nw_event_drops turns each increase of that counter into one
+ * "events_lost" event (lost, total, before_start), so that no drop goes
+ * unreported; NULL when there is none. The first look reports what was lost
+ * before this netwardd started (the counter lives as long as the pins). */
+struct nw_drop_watch {
+	uint64_t reported;	/* the counter's value already reported */
+	bool started;		/* looked before */
+};
+cJSON *nw_event_drops(struct nw_drop_watch *w, uint32_t netns, uint64_t total);
 
 /* Decodes one ring buffer record. cg_mount (may be NULL) resolves cgroup
  * ids to paths. Returns NULL and sets errno (EBADMSG) on a bad record. */

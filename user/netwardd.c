@@ -79,6 +79,8 @@ struct daemon {
 	unsigned pending_rules;
 	sd_event_source *resync_rules;
 	struct ring_buffer *rb;
+	struct nw_drop_watch drops;	/* counters.events_lost reported so far */
+	sd_event_source *drops_timer;
 	struct nw_control *ctl;
 	struct nw_history hist;
 	int pin_lock_fd;
@@ -153,7 +155,7 @@ static int event_priority(const cJSON *ev)
 		"bind_denied", "wildcard_listener", "route_restore_failed", "route_flapping",
 		"rule_storm", "rule_restore_failed", "rule_flapping", "quarantined", "no_route",
 		"link_down", "probe_failed", "connectivity_lost", "recovery_failed", "segw_down",
-		"segw_retry_exhausted", NULL,
+		"segw_retry_exhausted", "events_lost", NULL,
 	};
 
 	for (const char *const *a = alarms; *a; a++)
@@ -328,6 +330,34 @@ static void daemon_event(struct daemon *d, const char *fmt, ...)
 
 static void on_cgroup_change(struct daemon *d);
 static void dispatch(struct daemon *d, unsigned type, cJSON *ev);
+
+/* Events the kernel could not queue are counted, never silent: once a
+ * second (and at start) each increase of counters.events_lost becomes an
+ * events_lost event, after what the ring buffer still holds. */
+#define DROPS_INTERVAL_US (1000 * 1000)
+
+static void check_drops(struct daemon *d)
+{
+	struct nw_counters sum;
+	cJSON *ev;
+
+	if (nw_counters_read(nw_bind_guard_counters_fd(d->bind), &sum))
+		return;
+	if (!(ev = nw_event_drops(&d->drops, d->netns, sum.events_lost)))
+		return;
+	ring_buffer__consume(d->rb);
+	dispatch(d, NW_EV_EVENTS_LOST, ev);
+	cJSON_Delete(ev);
+}
+
+static int on_drops_timer(sd_event_source *s, uint64_t usec, void *ud)
+{
+	(void)usec;
+	check_drops(ud);
+	sd_event_source_set_time_relative(s, DROPS_INTERVAL_US);
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
 
 /* May netward quarantine this cgroup on its own? Never the root, never the
  * cgroup netwardd runs in or one above it (it would be killed for the very
@@ -1620,6 +1650,7 @@ static void cleanup(struct daemon *d, bool detach)
 	nw_route_guard_free(d->guard);
 	nw_quarantine_free(d->quar);
 	sd_event_source_unref(d->resync_rules);
+	sd_event_source_unref(d->drops_timer);
 	ring_buffer__free(d->rb);
 	/* the bind guard owns the pin dir and removes it: route watch first */
 	nw_route_watch_destroy(d->watch, detach);
@@ -1839,6 +1870,10 @@ int main(int argc, char **argv)
 	if (d.cfg.scan_listeners)
 		scan_listeners(&d);
 	ring_buffer__consume(d.rb);	/* anything that raced the start */
+	check_drops(&d);		/* lost before this start */
+	if ((r = sd_event_add_time_relative(d.e, &d.drops_timer, CLOCK_MONOTONIC,
+					    DROPS_INTERVAL_US, 100 * 1000, on_drops_timer, &d)) < 0)
+		goto fail;
 	configure_metrics(&d);
 	notify_status(&d);
 	sd_notify(0, "READY=1");

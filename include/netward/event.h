@@ -52,6 +52,7 @@ enum nw_event_type {
 	NW_EV_CONNECTIVITY_RESTORED,	/* ... and back (down_ms, level reached) */
 	NW_EV_RECOVERY_FAILED,		/* a climb through L3 left the host offline */
 	NW_EV_SEGW_UP,			/* a SEGW connection's IKE SA is up (at which gateway) */
+	NW_EV_EVENTS_LOST,		/* the kernel dropped events: the ring buffer was full */
 	NW_EV__MAX,
 };
 

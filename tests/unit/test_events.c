@@ -119,6 +119,7 @@ static const char *const type_names[NW_EV__MAX] = {
 	[NW_EV_CONNECTIVITY_RESTORED] = "connectivity_restored",
 	[NW_EV_RECOVERY_FAILED] = "recovery_failed",
 	[NW_EV_SEGW_UP] = "segw_up",
+	[NW_EV_EVENTS_LOST] = "events_lost",
 };
 
 static void test_type_names(void **state)
@@ -668,6 +669,52 @@ static void test_history_copies(void **state)
 	nw_history_free(&h);
 }
 
+static double num_field(const cJSON *ev, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, k);
+
+	assert_true(cJSON_IsNumber(v));
+	return v->valuedouble;
+}
+
+/* Each increase of counters.events_lost is one events_lost event; the first
+ * look reports what was lost before; a counter made anew starts over. */
+static void test_drops(void **state)
+{
+	struct nw_drop_watch w = { 0 };
+	const cJSON *msg;
+	cJSON *ev;
+
+	(void)state;
+	assert_null(nw_event_drops(&w, 7, 0));		/* nothing lost before the start */
+	assert_null(nw_event_drops(&w, 7, 0));
+	ev = nw_event_drops(&w, 7, 12);
+	assert_non_null(ev);
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(ev, "type")->valuestring, "events_lost");
+	assert_int_equal(num_field(ev, "lost"), 12);
+	assert_int_equal(num_field(ev, "total"), 12);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ev, "before_start")));
+	msg = cJSON_GetObjectItemCaseSensitive(ev, "message");
+	assert_non_null(strstr(msg->valuestring, "12 events lost"));
+	cJSON_Delete(ev);
+	assert_null(nw_event_drops(&w, 7, 12));		/* no increase: silent */
+	ev = nw_event_drops(&w, 7, 20);
+	assert_int_equal(num_field(ev, "lost"), 8);
+	assert_int_equal(num_field(ev, "total"), 20);
+	cJSON_Delete(ev);
+	ev = nw_event_drops(&w, 7, 5);			/* maps made anew */
+	assert_int_equal(num_field(ev, "lost"), 5);
+	cJSON_Delete(ev);
+
+	memset(&w, 0, sizeof(w));			/* a new netwardd: lost before it */
+	ev = nw_event_drops(&w, 7, 30);
+	assert_int_equal(num_field(ev, "lost"), 30);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "before_start")));
+	msg = cJSON_GetObjectItemCaseSensitive(ev, "message");
+	assert_non_null(strstr(msg->valuestring, "before this netwardd started"));
+	cJSON_Delete(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -687,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_event_new),
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_copies),
+		cmocka_unit_test(test_drops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
