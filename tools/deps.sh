@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	clang llvm make pkg-config gcc
+	clang llvm make pkg-config gcc libclang-rt-dev valgrind
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libsystemd-dev libcjson-dev libmnl-dev libcurl4-openssl-dev
 	libcmocka-dev

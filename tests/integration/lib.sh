@@ -171,13 +171,14 @@ count_events() { ctl events --json 2>/dev/null | jq -c "select($1)" | wc -l; }
 
 counter() { ctl counters --json | jq -r ".$1"; }
 
-# new_lab VAR: a network namespace with lo and a veth d0 (192.0.2.10/24,
-# 2001:db8::10/64) whose peer d0p is in a second namespace, the "gateway"
-# (192.0.2.1, 2001:db8::1); default routes v4 and v6 via the gateway.
+# new_lab VAR [HOST_NS]: a network namespace (HOST_NS when given: one this
+# test made) with lo and a veth d0 (192.0.2.10/24, 2001:db8::10/64) whose
+# peer d0p is in a second namespace, the "gateway" (192.0.2.1,
+# 2001:db8::1); default routes v4 and v6 via the gateway.
 # Sets ${VAR}_GW to the gateway namespace.
 new_lab() {
-	local _nl_ns _nl_gw
-	new_netns _nl_ns
+	local _nl_ns=${2:-} _nl_gw
+	[ -n "$_nl_ns" ] || new_netns _nl_ns
 	new_netns _nl_gw
 	ip -n "$_nl_ns" link add d0 type veth peer name d0p netns "$_nl_gw" || fail "veth"
 	ip -n "$_nl_ns" addr add 192.0.2.10/24 dev d0
@@ -196,13 +197,13 @@ new_lab() {
 has_route() { local ns=$1; shift; [ -n "$(ip -n "$ns" route show "$@" 2>/dev/null)" ]; }
 has_route6() { local ns=$1; shift; [ -n "$(ip -n "$ns" -6 route show "$@" 2>/dev/null)" ]; }
 
-# new_inet_lab VAR: host ($VAR, d0 192.0.2.10/24) <-> gateway (${VAR}_GW,
-# d0p 192.0.2.1, forwarding) <-> "internet" (${VAR}_NET, u0p 198.51.100.2,
-# and the responder address 203.0.113.1 on its lo). Host default via the
-# gateway; the internet answers ping on 203.0.113.1.
+# new_inet_lab VAR [HOST_NS]: host ($VAR, or HOST_NS; d0 192.0.2.10/24) <->
+# gateway (${VAR}_GW, d0p 192.0.2.1, forwarding) <-> "internet" (${VAR}_NET,
+# u0p 198.51.100.2, and the responder address 203.0.113.1 on its lo). Host
+# default via the gateway; the internet answers ping on 203.0.113.1.
 new_inet_lab() {
 	local _il_ns _il_gw _il_net
-	new_lab _il_ns
+	new_lab _il_ns "${2:-}"
 	_il_gw=$_il_ns_GW
 	new_netns _il_net
 	ip -n "$_il_gw" link add u0 type veth peer name u0p netns "$_il_net" || fail "veth u0"
