@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* The JSON helpers every config section parser shares. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -32,6 +33,45 @@ const char *nw_json_type_name(const cJSON *v)
 	if (cJSON_IsArray(v)) return "an array";
 	if (cJSON_IsObject(v)) return "an object";
 	return "invalid";
+}
+
+cJSON *nw_json_parse_object(const char *text, size_t len, char *err, size_t errlen)
+{
+	const char *end;
+	cJSON *root;
+
+	if (!len) {
+		snprintf(err, errlen, "empty");
+		return NULL;
+	}
+	if ((end = memchr(text, 0, len))) {
+		snprintf(err, errlen, "a NUL byte at offset %zu: not JSON text", (size_t)(end - text));
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (!root) {
+		size_t last = len;
+
+		/* a file cut off does not end with the object's brace */
+		while (last && isspace((unsigned char)text[last - 1]))
+			last--;
+		snprintf(err, errlen, "not valid JSON (%zu bytes%s)", len,
+			 last && text[last - 1] == '}' ? "" : ", truncated?");
+		return NULL;
+	}
+	for (; end && end < text + len; end++)
+		if (!isspace((unsigned char)*end)) {
+			snprintf(err, errlen, "data after the JSON object at byte %zu",
+				 (size_t)(end - text));
+			cJSON_Delete(root);
+			return NULL;
+		}
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "expected a JSON object, got %s", nw_json_type_name(root));
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
 }
 
 void nw_cfg_join(char *out, size_t size, const char *parent, const char *key)
@@ -85,6 +125,25 @@ int nw_cfg_get_string(struct nw_cfg_ctx *c, const cJSON *v, const char *path, bo
 	free(*out);
 	if (!(*out = strdup(v->valuestring)))
 		return -ENOMEM;
+	return 0;
+}
+
+int nw_cfg_get_text(struct nw_cfg_ctx *c, const cJSON *o, const char *path, const char *key,
+		    bool required, size_t max, const char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char p[160];
+
+	*out = NULL;
+	nw_cfg_join(p, sizeof(p), path, key);
+	if (!v)
+		return required ? nw_cfg_fail(c, p, "missing") : 0;
+	if (!cJSON_IsString(v))
+		return nw_cfg_fail(c, p, "expected a string, got %s", nw_json_type_name(v));
+	if (!v->valuestring[0] || strlen(v->valuestring) > max)
+		return nw_cfg_fail(c, p, "expected 1 to %zu bytes, got %zu", max,
+				   strlen(v->valuestring));
+	*out = v->valuestring;
 	return 0;
 }
 

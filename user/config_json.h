@@ -19,6 +19,12 @@ struct nw_cfg_ctx {
 int nw_cfg_fail(struct nw_cfg_ctx *c, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 const char *nw_json_type_name(const cJSON *v);	/* "a string", "null", ... */
+/* text (len bytes) as one JSON object, white space around it and nothing
+ * else: the root (cJSON_Delete it), or NULL and the cause in err ("empty",
+ * "a NUL byte at offset 3: not JSON text", "not valid JSON (9 bytes,
+ * truncated?)", "data after the JSON object at byte 40", "expected a JSON
+ * object, got an array"). For the state files. */
+cJSON *nw_json_parse_object(const char *text, size_t len, char *err, size_t errlen);
 /* "parent.key", or "key" at the top */
 void nw_cfg_join(char *out, size_t size, const char *parent, const char *key);
 /* Every key of obj must be in allowed (NULL-ended); no key twice. */
@@ -29,6 +35,10 @@ int nw_cfg_want_object(struct nw_cfg_ctx *c, const cJSON *v, const char *path);
  * allowed (-> NULL) when nullable. */
 int nw_cfg_get_string(struct nw_cfg_ctx *c, const cJSON *v, const char *path, bool nullable,
 		      char **out);
+/* Member key of o: a string of 1 to max bytes, *out pointing into o;
+ * NULL when absent (-EINVAL when required). Its path is "<path>.key". */
+int nw_cfg_get_text(struct nw_cfg_ctx *c, const cJSON *o, const char *path, const char *key,
+		    bool required, size_t max, const char **out);
 int nw_cfg_get_bool(struct nw_cfg_ctx *c, const cJSON *v, const char *path, bool *out);
 int nw_cfg_get_uint(struct nw_cfg_ctx *c, const cJSON *v, const char *path, double min,
 		    double max, uint64_t *out);

@@ -35,21 +35,6 @@ static bool all_hex(const char *s, size_t n)
 	return s[n] == 0;
 }
 
-/* 8-4-4-4-12 hex digits */
-static bool is_uuid(const char *s)
-{
-	static const int groups[] = { 8, 4, 4, 4, 12 };
-
-	for (size_t g = 0; g < NW_ARRAY_SIZE(groups); g++) {
-		for (int i = 0; i < groups[g]; i++, s++)
-			if (!isxdigit((unsigned char)*s))
-				return false;
-		if (g + 1 < NW_ARRAY_SIZE(groups) && *s++ != '-')
-			return false;
-	}
-	return *s == 0;
-}
-
 /* http:// or https:// and something after it, no whitespace */
 static int get_url(struct nw_cfg_ctx *c, const cJSON *v, const char *path, char **out)
 {
@@ -122,8 +107,8 @@ static int parse_tunnel(struct nw_cfg_ctx *c, const cJSON *o, const char *path, 
 		return err;
 	if ((err = get_fixed(c, o, path, "account_id", t->account_id, sizeof(t->account_id),
 			     valid_account, "an account id (32 hex digits)")) ||
-	    (err = get_fixed(c, o, path, "tunnel_id", t->tunnel_id, sizeof(t->tunnel_id), is_uuid,
-			     "a tunnel id (a UUID: 8-4-4-4-12 hex digits)")))
+	    (err = get_fixed(c, o, path, "tunnel_id", t->tunnel_id, sizeof(t->tunnel_id),
+			     nw_is_uuid, "a tunnel id (a UUID: 8-4-4-4-12 hex digits)")))
 		return err;
 	if (cJSON_GetObjectItemCaseSensitive(o, "name")) {
 		if ((err = get_fixed(c, o, path, "name", t->name, sizeof(t->name), valid_name,

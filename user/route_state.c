@@ -23,21 +23,16 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "config_json.h"
 #include "route_state.h"
 #include "util.h"
-
-#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 static unsigned addr_bits(uint8_t family)
 {
@@ -280,33 +275,13 @@ static int get_flag(struct nw_cfg_ctx *c, const cJSON *o, const char *path, cons
 	return nw_cfg_get_bool(c, v, p, out);
 }
 
-/* a string of at most max bytes (and not empty); NULL when absent */
-static int get_text(struct nw_cfg_ctx *c, const cJSON *o, const char *path, const char *key,
-		    bool required, size_t max, const char **out)
-{
-	const cJSON *v = member(o, key);
-	char p[160];
-
-	*out = NULL;
-	nw_cfg_join(p, sizeof(p), path, key);
-	if (!v)
-		return required ? nw_cfg_fail(c, p, "missing") : 0;
-	if (!cJSON_IsString(v))
-		return nw_cfg_fail(c, p, "expected a string, got %s", nw_json_type_name(v));
-	if (!v->valuestring[0] || strlen(v->valuestring) > max)
-		return nw_cfg_fail(c, p, "expected 1 to %zu bytes, got %zu", max,
-				   strlen(v->valuestring));
-	*out = v->valuestring;
-	return 0;
-}
-
 static int get_origin(struct nw_cfg_ctx *c, const cJSON *o, const char *path, bool *learned)
 {
 	const char *s;
 	char p[160];
 	int r;
 
-	if ((r = get_text(c, o, path, "origin", true, 16, &s)))
+	if ((r = nw_cfg_get_text(c, o, path, "origin", true, 16, &s)))
 		return r;
 	nw_cfg_join(p, sizeof(p), path, "origin");
 	if (strcmp(s, "learned") && strcmp(s, "config"))
@@ -337,7 +312,7 @@ static int get_addr(struct nw_cfg_ctx *c, const cJSON *o, const char *path, cons
 	char p[160];
 	int r;
 
-	if ((r = get_text(c, o, path, key, true, INET6_ADDRSTRLEN, &s)))
+	if ((r = nw_cfg_get_text(c, o, path, key, true, INET6_ADDRSTRLEN, &s)))
 		return r;
 	nw_cfg_join(p, sizeof(p), path, key);
 	memset(a, 0, 16);
@@ -357,7 +332,7 @@ static int get_prefix(struct nw_cfg_ctx *c, const cJSON *o, const char *path, co
 	char *slash;
 	int r;
 
-	if ((r = get_text(c, o, path, key, required, sizeof(text) - 1, &s)) || !s)
+	if ((r = nw_cfg_get_text(c, o, path, key, required, sizeof(text) - 1, &s)) || !s)
 		return r;
 	nw_cfg_join(p, sizeof(p), path, key);
 	snprintf(text, sizeof(text), "%s", s);
@@ -378,7 +353,7 @@ static int get_dev(struct nw_cfg_ctx *c, const cJSON *o, const char *path, const
 	const char *s;
 	int r;
 
-	if ((r = get_text(c, o, path, key, false, IF_NAMESIZE - 1, &s)) || !s)
+	if ((r = nw_cfg_get_text(c, o, path, key, false, IF_NAMESIZE - 1, &s)) || !s)
 		return r;
 	snprintf(out, IF_NAMESIZE, "%s", s);
 	return 0;
@@ -399,7 +374,7 @@ static int get_metrics(struct nw_cfg_ctx *c, const cJSON *o, const char *path, s
 	size_t n;
 	int r;
 
-	if ((r = get_text(c, o, path, "metrics", false, 2 * NW_RT_METRICS_MAX, &s)) || !s)
+	if ((r = nw_cfg_get_text(c, o, path, "metrics", false, 2 * NW_RT_METRICS_MAX, &s)) || !s)
 		return r;
 	nw_cfg_join(p, sizeof(p), path, "metrics");
 	n = strlen(s);
@@ -454,7 +429,7 @@ static int parse_nexthop(struct nw_cfg_ctx *c, const cJSON *o, const char *path,
 
 	if ((r = nw_cfg_want_object(c, o, path)) ||
 	    (r = nw_cfg_check_keys(c, o, path, nexthop_keys)) ||
-	    (r = get_text(c, o, path, "gateway", false, INET6_ADDRSTRLEN, &gw)) ||
+	    (r = nw_cfg_get_text(c, o, path, "gateway", false, INET6_ADDRSTRLEN, &gw)) ||
 	    (r = get_flag(c, o, path, "via", false, &nh->via)) ||
 	    (r = get_dev(c, o, path, "dev", sr->dev[i])) ||
 	    (r = get_num(c, o, path, "ifindex", true, 2147483647.0, &ifindex)) ||
@@ -580,7 +555,7 @@ static int parse_rule(struct nw_cfg_ctx *c, const cJSON *o, const char *path, vo
 	    (r = get_u32(c, o, path, "fwmask", false, &rl->fwmask)) ||
 	    (r = get_u32(c, o, path, "goto", false, &rl->goto_target)) ||
 	    (r = get_u32(c, o, path, "flow", false, &rl->flow)) ||
-	    (r = get_text(c, o, path, "tun_id", false, 20, &tun)) ||
+	    (r = nw_cfg_get_text(c, o, path, "tun_id", false, 20, &tun)) ||
 	    (r = get_u32(c, o, path, "suppress_prefixlen", false, &rl->suppress_prefixlen)) ||
 	    (r = get_u32(c, o, path, "suppress_ifgroup", false, &rl->suppress_ifgroup)) ||
 	    (r = get_u8(c, o, path, "l3mdev", false, &rl->l3mdev)) ||
@@ -631,7 +606,7 @@ static const char *const top_keys[] = {
 int nw_state_parse(const char *text, size_t len, struct nw_state *s, char *err, size_t errlen)
 {
 	struct nw_cfg_ctx c = { err, errlen };
-	const char *end = NULL, *cookie, *boot, *written;
+	const char *cookie, *boot, *written;
 	uint64_t version = 0, netns = 0;
 	const cJSON *v;
 	cJSON *root = NULL;
@@ -640,37 +615,8 @@ int nw_state_parse(const char *text, size_t len, struct nw_state *s, char *err, 
 	memset(s, 0, sizeof(*s));
 	if (errlen)
 		err[0] = 0;
-	if (!len) {
-		snprintf(err, errlen, "empty");
+	if (!(root = nw_json_parse_object(text, len, err, errlen)))
 		return -EINVAL;
-	}
-	if ((end = memchr(text, 0, len))) {
-		snprintf(err, errlen, "a NUL byte at offset %zu: not JSON text", (size_t)(end - text));
-		return -EINVAL;
-	}
-	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	if (!root) {
-		size_t last = len;
-
-		/* a file cut off does not end with the object's brace */
-		while (last && isspace((unsigned char)text[last - 1]))
-			last--;
-		snprintf(err, errlen, "not valid JSON (%zu bytes%s)", len,
-			 last && text[last - 1] == '}' ? "" : ", truncated?");
-		return -EINVAL;
-	}
-	for (; end && end < text + len; end++)
-		if (!isspace((unsigned char)*end)) {
-			snprintf(err, errlen, "data after the JSON object at byte %zu",
-				 (size_t)(end - text));
-			r = -EINVAL;
-			goto cleanup;
-		}
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "expected a JSON object, got %s", nw_json_type_name(root));
-		r = -EINVAL;
-		goto cleanup;
-	}
 	if ((r = nw_cfg_check_keys(&c, root, "", top_keys)) ||
 	    (r = get_num(&c, root, "", "version", true, 1e9, &version)))
 		goto cleanup;
@@ -680,9 +626,9 @@ int nw_state_parse(const char *text, size_t len, struct nw_state *s, char *err, 
 		goto cleanup;
 	}
 	if ((r = get_num(&c, root, "", "netns", true, 4294967295.0, &netns)) ||
-	    (r = get_text(&c, root, "", "netns_cookie", false, 20, &cookie)) ||
-	    (r = get_text(&c, root, "", "boot_id", false, NW_BOOT_ID_LEN - 1, &boot)) ||
-	    (r = get_text(&c, root, "", "written", false, NW_TS_LEN, &written)))
+	    (r = nw_cfg_get_text(&c, root, "", "netns_cookie", false, 20, &cookie)) ||
+	    (r = nw_cfg_get_text(&c, root, "", "boot_id", false, NW_BOOT_ID_LEN - 1, &boot)) ||
+	    (r = nw_cfg_get_text(&c, root, "", "written", false, NW_TS_LEN, &written)))
 		goto cleanup;
 	s->place.netns = (uint32_t)netns;
 	if (cookie && nw_parse_u64(cookie, 0, UINT64_MAX, &s->place.netns_cookie)) {
@@ -724,66 +670,14 @@ void nw_state_free(struct nw_state *s)
 
 int nw_state_load(const char *path, struct nw_state *s, char *err, size_t errlen)
 {
-	size_t len = 0;
-	struct stat st;
 	char *buf = NULL;
-	int fd, r = 0;
+	size_t len;
+	int r;
 
 	memset(s, 0, sizeof(*s));
-	if (errlen)
-		err[0] = 0;
-	/* O_NONBLOCK: a FIFO put there does not hang the start */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s", strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s", strerror(-r));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		snprintf(err, errlen, "not a regular file");
-		goto cleanup;
-	}
-	if (st.st_size > (off_t)NW_STATE_MAX_BYTES) {
-		r = -EFBIG;
-		snprintf(err, errlen, "%lld bytes, at most %u", (long long)st.st_size,
-			 NW_STATE_MAX_BYTES);
-		goto cleanup;
-	}
-	if (!(buf = malloc(NW_STATE_MAX_BYTES + 1))) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
-		goto cleanup;
-	}
-	/* it may grow while we read: never more than the limit plus one */
-	while (len <= NW_STATE_MAX_BYTES) {
-		ssize_t n = read(fd, buf + len, NW_STATE_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "read: %s", strerror(-r));
-			goto cleanup;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	if (len > NW_STATE_MAX_BYTES) {
-		r = -EFBIG;
-		snprintf(err, errlen, "more than %u bytes", NW_STATE_MAX_BYTES);
-		goto cleanup;
-	}
-	r = nw_state_parse(buf, len, s, err, errlen);
-cleanup:
+	if (!(r = nw_read_regular_file(path, NW_STATE_MAX_BYTES, &buf, &len, err, errlen)))
+		r = nw_state_parse(buf, len, s, err, errlen);
 	free(buf);
-	close(fd);
 	return r;
 }
 
@@ -801,7 +695,6 @@ int nw_state_save(const char *path, const struct nw_state *s)
 
 int nw_state_here(struct nw_state_place *here)
 {
-	char *id = NULL;
 	int r;
 
 	memset(here, 0, sizeof(*here));
@@ -809,11 +702,7 @@ int nw_state_here(struct nw_state_place *here)
 		return r;
 	if (nw_self_netns_cookie(&here->netns_cookie))
 		here->netns_cookie = 0;
-	if (nw_read_file(BOOT_ID_PATH, &id, 64) == 0) {
-		id[strcspn(id, "\n")] = 0;
-		snprintf(here->boot_id, sizeof(here->boot_id), "%s", id);
-	}
-	free(id);
+	nw_boot_id(here->boot_id, sizeof(here->boot_id));
 	return 0;
 }
 

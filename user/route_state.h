@@ -16,12 +16,12 @@
 #include <stdint.h>
 
 #include "rtnl.h"
+#include "util.h"
 
 #define NW_STATE_FILE "protected.json"
 #define NW_STATE_VERSION 1
 #define NW_STATE_MAX_BYTES (4u << 20)	/* a larger file is refused unread */
 #define NW_STATE_MAX_ITEMS 1024		/* routes, and rules: the guard's own limit */
-#define NW_BOOT_ID_LEN 37
 
 /* Where a state file belongs: one network namespace, one boot. */
 struct nw_state_place {

@@ -21,16 +21,12 @@
  * and says so in the log.
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "config_json.h"
@@ -38,8 +34,6 @@
 #include "tunnels_impl.h"
 #include "units.h"
 #include "util.h"
-
-#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
 
 /* --- the file ------------------------------------------------------------------ */
 
@@ -125,21 +119,6 @@ cleanup:
 	return r;
 }
 
-/* 8-4-4-4-12 hex digits */
-static bool is_uuid(const char *s)
-{
-	static const int groups[] = { 8, 4, 4, 4, 12 };
-
-	for (size_t g = 0; g < NW_ARRAY_SIZE(groups); g++) {
-		for (int i = 0; i < groups[g]; i++, s++)
-			if (!isxdigit((unsigned char)*s))
-				return false;
-		if (g + 1 < NW_ARRAY_SIZE(groups) && *s++ != '-')
-			return false;
-	}
-	return *s == 0;
-}
-
 /* 2026-01-05T10:12:03Z, with or without a fraction of a second */
 static bool is_time(const char *s)
 {
@@ -162,20 +141,13 @@ static bool is_time(const char *s)
 static int get_str(struct nw_cfg_ctx *c, const cJSON *o, const char *path, const char *key,
 		   bool required, char *out, size_t max)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	char p[96];
+	const char *v;
+	int r = nw_cfg_get_text(c, o, path, key, required, max, &v);
 
-	nw_cfg_join(p, sizeof(p), path, key);
 	out[0] = 0;
-	if (!v)
-		return required ? nw_cfg_fail(c, p, "missing") : 0;
-	if (!cJSON_IsString(v))
-		return nw_cfg_fail(c, p, "expected a string, got %s", nw_json_type_name(v));
-	if (!v->valuestring[0] || strlen(v->valuestring) > max)
-		return nw_cfg_fail(c, p, "expected 1 to %zu bytes, got %zu", max,
-				   strlen(v->valuestring));
-	memcpy(out, v->valuestring, strlen(v->valuestring) + 1);
-	return 0;
+	if (!r && v)
+		memcpy(out, v, strlen(v) + 1);
+	return r;
 }
 
 static int parse_claim(struct nw_cfg_ctx *c, const cJSON *o, const char *path, void *elem)
@@ -192,7 +164,7 @@ static int parse_claim(struct nw_cfg_ctx *c, const cJSON *o, const char *path, v
 	    (r = get_str(c, o, path, "started", false, cl->started, sizeof(cl->started) - 1)))
 		return r;
 	nw_cfg_join(p, sizeof(p), path, "tunnel_id");
-	if (!is_uuid(cl->tunnel_id))
+	if (!nw_is_uuid(cl->tunnel_id))
 		return nw_cfg_fail(c, p, "\"%s\" is not a tunnel id (a UUID)", cl->tunnel_id);
 	nw_cfg_join(p, sizeof(p), path, "unit");
 	if (nw_unit_name_valid(cl->unit))
@@ -209,37 +181,16 @@ int nw_tun_claims_parse(const char *text, size_t len, struct nw_tun_claims *s, c
 {
 	static const char *const keys[] = { "version", "boot_id", "units", NULL };
 	struct nw_cfg_ctx c = { err, errlen };
-	const char *end = NULL;
 	const cJSON *v;
-	cJSON *root = NULL;
+	cJSON *root;
 	uint64_t version;
-	int r = -EINVAL;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	if (errlen)
 		err[0] = 0;
-	if (!len) {
-		snprintf(err, errlen, "empty");
+	if (!(root = nw_json_parse_object(text, len, err, errlen)))
 		return -EINVAL;
-	}
-	if ((end = memchr(text, 0, len))) {
-		snprintf(err, errlen, "a NUL byte at offset %zu: not JSON text", (size_t)(end - text));
-		return -EINVAL;
-	}
-	if (!(root = cJSON_ParseWithLengthOpts(text, len, &end, false))) {
-		snprintf(err, errlen, "not valid JSON (%zu bytes)", len);
-		return -EINVAL;
-	}
-	for (; end && end < text + len; end++)
-		if (!isspace((unsigned char)*end)) {
-			snprintf(err, errlen, "data after the JSON object at byte %zu",
-				 (size_t)(end - text));
-			goto cleanup;
-		}
-	if (!cJSON_IsObject(root)) {
-		snprintf(err, errlen, "expected a JSON object, got %s", nw_json_type_name(root));
-		goto cleanup;
-	}
 	if ((r = nw_cfg_check_keys(&c, root, "", keys)))
 		goto cleanup;
 	if (!(v = cJSON_GetObjectItemCaseSensitive(root, "version"))) {
@@ -284,64 +235,13 @@ cleanup:
 int nw_tun_claims_load(const char *path, struct nw_tun_claims *s, char *err, size_t errlen)
 {
 	char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	int fd, r;
+	size_t len;
+	int r;
 
 	memset(s, 0, sizeof(*s));
-	if (errlen)
-		err[0] = 0;
-	/* O_NONBLOCK: a FIFO put there does not hang the start */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s", strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s", strerror(-r));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		snprintf(err, errlen, "not a regular file");
-		goto cleanup;
-	}
-	if (st.st_size > (off_t)NW_TUN_STATE_MAX_BYTES) {
-		r = -EFBIG;
-		snprintf(err, errlen, "%lld bytes, at most %u", (long long)st.st_size,
-			 NW_TUN_STATE_MAX_BYTES);
-		goto cleanup;
-	}
-	if (!(buf = malloc(NW_TUN_STATE_MAX_BYTES + 1))) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "%s", strerror(ENOMEM));
-		goto cleanup;
-	}
-	/* it may grow while it is read: never more than the limit plus one */
-	while (len <= NW_TUN_STATE_MAX_BYTES) {
-		ssize_t n = read(fd, buf + len, NW_TUN_STATE_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errlen, "read: %s", strerror(-r));
-			goto cleanup;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
-	}
-	if (len > NW_TUN_STATE_MAX_BYTES) {
-		r = -EFBIG;
-		snprintf(err, errlen, "more than %u bytes", NW_TUN_STATE_MAX_BYTES);
-		goto cleanup;
-	}
-	r = nw_tun_claims_parse(buf, len, s, err, errlen);
-cleanup:
+	if (!(r = nw_read_regular_file(path, NW_TUN_STATE_MAX_BYTES, &buf, &len, err, errlen)))
+		r = nw_tun_claims_parse(buf, len, s, err, errlen);
 	free(buf);
-	close(fd);
 	return r;
 }
 
@@ -355,19 +255,6 @@ int nw_tun_claims_save(const char *path, const struct nw_tun_claims *s)
 	r = nw_write_file_atomic(path, text, strlen(text), 0600, false);
 	free(text);
 	return r;
-}
-
-void nw_tun_boot_id(char out[NW_TUN_BOOT_ID_LEN])
-{
-	char *id = NULL;
-
-	out[0] = 0;
-	if (nw_read_file(BOOT_ID_PATH, &id, 64) == 0) {
-		id[strcspn(id, "\n")] = 0;
-		if (strlen(id) < NW_TUN_BOOT_ID_LEN)
-			memcpy(out, id, strlen(id) + 1);
-	}
-	free(id);
 }
 
 /* --- what the poller does with it ---------------------------------------------------- */
@@ -472,7 +359,7 @@ void nw_tun_state_restore(struct nw_tunnels *t, const char *state_dir)
 	char path[4096], err[256];
 	int r;
 
-	nw_tun_boot_id(t->boot_id);
+	nw_boot_id(t->boot_id, sizeof(t->boot_id));
 	if (!state_dir || !state_dir[0])
 		return;
 	if ((r = nw_path(path, sizeof(path), "%s/%s", state_dir, NW_TUN_STATE_FILE)) < 0) {

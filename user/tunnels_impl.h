@@ -31,7 +31,6 @@
 #define NW_TUN_STATE_FILE "tunnels.json"
 #define NW_TUN_STATE_VERSION 1
 #define NW_TUN_STATE_MAX_BYTES (1u << 20)	/* a larger file is refused unread */
-#define NW_TUN_BOOT_ID_LEN 37
 
 struct nw_tunnels;
 struct tunnel_xfer;
@@ -45,7 +44,7 @@ struct nw_tun_claim {
 };
 
 struct nw_tun_claims {
-	char boot_id[NW_TUN_BOOT_ID_LEN];	/* the boot they belong to, "" unknown */
+	char boot_id[NW_BOOT_ID_LEN];	/* the boot they belong to, "" unknown */
 	struct nw_tun_claim *c;
 	size_t n;			/* no tunnel_id twice */
 };
@@ -155,7 +154,7 @@ struct nw_tunnels {
 	char *state_dir, *state_path;	/* NULL: nothing is kept */
 	struct nw_tun_claims saved;	/* the claims the file holds (read or written) */
 	bool state_warned;		/* a failed write was logged */
-	char boot_id[NW_TUN_BOOT_ID_LEN];
+	char boot_id[NW_BOOT_ID_LEN];
 };
 
 /* tunnels.c */
@@ -213,8 +212,6 @@ const struct nw_tun_claim *nw_tun_claims_find(const struct nw_tun_claims *s, con
 					      const char *unit);
 bool nw_tun_claims_same(const struct nw_tun_claims *a, const struct nw_tun_claims *b);
 void nw_tun_claims_free(struct nw_tun_claims *s);
-/* /proc/sys/kernel/random/boot_id, "" when unknown */
-void nw_tun_boot_id(char out[NW_TUN_BOOT_ID_LEN]);
 
 /* tunnel_state.c, the poller's side (logs). _restore, once the tunnels are
  * configured: the claims of the file for tunnels still configured with the

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -100,15 +101,14 @@ int nw_mkdir_p(const char *path, unsigned mode)
 	return 0;
 }
 
-int nw_read_file(const char *path, char **out, size_t max)
+/* Reads fd to its end into a NUL-terminated malloc'ed buffer; -EFBIG once it
+ * holds more than max bytes. */
+static int read_to_end(int fd, size_t max, char **out, size_t *outlen)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int fd, err = 0;
+	int err = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	for (;;) {
 		ssize_t n;
 
@@ -144,11 +144,90 @@ int nw_read_file(const char *path, char **out, size_t max)
 	}
 	buf[len] = 0;
 	*out = buf;
+	if (outlen)
+		*outlen = len;
 	buf = NULL;
 cleanup:
 	free(buf);
+	return err;
+}
+
+int nw_read_file(const char *path, char **out, size_t max)
+{
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = read_to_end(fd, max, out, NULL);
 	close(fd);
 	return err;
+}
+
+int nw_read_regular_file(const char *path, size_t max, char **out, size_t *len, char *err,
+			 size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	*out = NULL;
+	*len = 0;
+	if (errlen)
+		err[0] = 0;
+	/* O_NONBLOCK: a FIFO put there does not hang the open */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s", strerror(-r));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s", strerror(-r));
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		snprintf(err, errlen, "not a regular file");
+	} else if ((uint64_t)st.st_size > max) {
+		r = -EFBIG;
+		snprintf(err, errlen, "%lld bytes, at most %zu", (long long)st.st_size, max);
+	} else if ((r = read_to_end(fd, max, out, len)) == -EFBIG) {
+		/* it grew while it was read */
+		snprintf(err, errlen, "more than %zu bytes", max);
+	} else if (r == -ENOMEM) {
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+	} else if (r) {
+		snprintf(err, errlen, "read: %s", strerror(-r));
+	}
+	close(fd);
+	return r;
+}
+
+void nw_boot_id(char *out, size_t size)
+{
+	char *id = NULL;
+
+	out[0] = 0;
+	if (nw_read_file("/proc/sys/kernel/random/boot_id", &id, 64) == 0) {
+		id[strcspn(id, "\n")] = 0;
+		if (strlen(id) < size)
+			memcpy(out, id, strlen(id) + 1);
+	}
+	free(id);
+}
+
+/* 8-4-4-4-12 hex digits */
+bool nw_is_uuid(const char *s)
+{
+	static const int groups[] = { 8, 4, 4, 4, 12 };
+
+	for (size_t g = 0; g < NW_ARRAY_SIZE(groups); g++) {
+		for (int i = 0; i < groups[g]; i++, s++)
+			if (!isxdigit((unsigned char)*s))
+				return false;
+		if (g + 1 < NW_ARRAY_SIZE(groups) && *s++ != '-')
+			return false;
+	}
+	return *s == 0;
 }
 
 int nw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

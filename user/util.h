@@ -30,6 +30,24 @@ int nw_mkdir_p(const char *path, unsigned mode);
 /* Reads a whole file into a NUL-terminated malloc'ed buffer. */
 int nw_read_file(const char *path, char **out, size_t max);
 
+/* Reads a regular file of at most max bytes (a FIFO does not block: it is
+ * refused, as is anything else that is not a regular file) into a
+ * NUL-terminated malloc'ed buffer, *len bytes. On failure -errno, *out NULL
+ * and the cause in err: "not a regular file", "5000 bytes, at most 4096",
+ * "read: Input/output error", strerror for the open. */
+int nw_read_regular_file(const char *path, size_t max, char **out, size_t *len, char *err,
+			 size_t errlen);
+
+/* A boot id (a UUID) and its NUL */
+#define NW_BOOT_ID_LEN 37
+
+/* /proc/sys/kernel/random/boot_id without its newline; "" when it cannot be
+ * read or does not fit in size bytes. */
+void nw_boot_id(char *out, size_t size);
+
+/* 8-4-4-4-12 hex digits, the whole string */
+bool nw_is_uuid(const char *s);
+
 /* write(2) until all of buf is written (EINTR retried): 0 or -errno. */
 int nw_write_all(int fd, const void *buf, size_t len);
 

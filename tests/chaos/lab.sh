@@ -57,7 +57,7 @@ chaos_lab() {
 	new_cgroup CG_BIND
 	for c in DEL R1 R2 R3 FLAP VPN; do new_cgroup "CG_$c"; done
 
-	chaos_api
+	tn_api "$H"
 	start_fake_bus systemd1
 	if [ "$SEGW" = 1 ]; then
 		sw_start cl "$H"
@@ -67,21 +67,6 @@ chaos_lab() {
 		install -m 600 /dev/null "$TMP/psk"
 		printf '%s\n' "$SW_PSK" >"$TMP/psk"
 	fi
-}
-
-# chaos_api: the Cloudflare API stand-in on 127.0.0.1 in H, the tunnel
-# healthy; an owner-only token file
-chaos_api() {
-	TN_TOKEN=tok-$(rand)$(rand)
-	install -m 600 /dev/null "$TMP/cf.token"
-	printf '%s\n' "$TN_TOKEN" >"$TMP/cf.token"
-	tn_script '[{"status": "healthy"}]'
-	: >"$TMP/cf.log"
-	nsenter --net="/run/netns/$H" python3 "$NW_ROOT/tests/helpers/cf_mock.py" \
-		--script "$TMP/cf.script" --log "$TMP/cf.log" >"$TMP/cf.out" 2>&1 &
-	defer "kill $!"
-	wait_until 5 grep -qs '^listening' "$TMP/cf.out" || fail "API stand-in did not start"
-	TN_PORT=$(awk '/^listening/ { print $2 }' "$TMP/cf.out")
 }
 
 # chaos_config FILE: netwardd's configuration for the lab; names exactly

@@ -26,7 +26,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../integration/lib.sh
 . "$HERE/../integration/lib.sh"
-# tn_script, TN_ACCOUNT, TN_TUNNEL (tunnel stand-in); sg_conn (SEGW)
+# tn_api, tn_script, TN_ACCOUNT, TN_TUNNEL (tunnel stand-in); sg_conn (SEGW)
 # shellcheck source=../integration/test_tunnels.sh
 . "$HERE/../integration/test_tunnels.sh"
 # shellcheck source=../integration/test_segw.sh
@@ -41,14 +41,7 @@ SEED=${CHAOS_SEED:-$((RANDOM * 32768 + RANDOM))}
 RESTARTS=${CHAOS_RESTARTS:-1}
 [[ $DURATION =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 5 ] ||
 	{ echo "chaos: SECONDS must be a whole number >= 5, got '$DURATION'" >&2; exit 2; }
-if [ "$(id -u)" -ne 0 ]; then
-	echo "chaos: needs root (BPF, namespaces, cgroups)" >&2
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-for b in "$NWD" "$NWCTL" "$BINDTEST"; do
-	[ -x "$b" ] || { echo "chaos: missing $b: run make first" >&2; echo "0 passed, 1 failed"; exit 1; }
-done
+nw_preflight "chaos: needs root (BPF, namespaces, cgroups)" "chaos: "
 setup_fs
 
 chaos_main() {

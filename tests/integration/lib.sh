@@ -53,6 +53,22 @@ log() { echo "# $*" >&2; }
 
 rand() { printf '%04x%04x' $RANDOM $RANDOM; }
 
+# nw_preflight WHY [PREFIX]: a runner's first check. Unless it runs as root
+# (else WHY) with netwardd, netwardctl and bindtest built (else PREFIX
+# "missing FILE: run make first"), it says why on stderr and exits as one
+# failed check: "0 passed, 1 failed".
+nw_preflight() {
+	local b
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "$1" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	for b in "$NWD" "$NWCTL" "$BINDTEST"; do
+		[ -x "$b" ] || { echo "${2:-}missing $b: run make first" >&2; echo "0 passed, 1 failed"; exit 1; }
+	done
+}
+
 # Mounts bpffs and tracefs when absent (the runner calls this once).
 setup_fs() {
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
@@ -180,17 +196,23 @@ new_lab() {
 	local _nl_ns=${2:-} _nl_gw
 	[ -n "$_nl_ns" ] || new_netns _nl_ns
 	new_netns _nl_gw
-	ip -n "$_nl_ns" link add d0 type veth peer name d0p netns "$_nl_gw" || fail "veth"
-	ip -n "$_nl_ns" addr add 192.0.2.10/24 dev d0
-	ip -n "$_nl_ns" addr add 2001:db8::10/64 dev d0 nodad
-	ip -n "$_nl_gw" addr add 192.0.2.1/24 dev d0p
-	ip -n "$_nl_gw" addr add 2001:db8::1/64 dev d0p nodad
-	ip -n "$_nl_gw" link set d0p up
-	ip -n "$_nl_ns" link set d0 up
+	lab_link "$_nl_ns" "$_nl_gw"
 	ip -n "$_nl_ns" route add default via 192.0.2.1 dev d0
 	ip -n "$_nl_ns" -6 route add default via 2001:db8::1 dev d0
 	printf -v "$1" '%s' "$_nl_ns"
 	printf -v "${1}_GW" '%s' "$_nl_gw"
+}
+
+# lab_link NS GW: new_lab's link, the veth d0 in NS (192.0.2.10/24,
+# 2001:db8::10/64) whose peer d0p is in GW (192.0.2.1, 2001:db8::1), both up
+lab_link() {
+	ip -n "$1" link add d0 type veth peer name d0p netns "$2" || fail "veth"
+	ip -n "$1" addr add 192.0.2.10/24 dev d0
+	ip -n "$1" addr add 2001:db8::10/64 dev d0 nodad
+	ip -n "$2" addr add 192.0.2.1/24 dev d0p
+	ip -n "$2" addr add 2001:db8::1/64 dev d0p nodad
+	ip -n "$2" link set d0p up
+	ip -n "$1" link set d0 up
 }
 
 # has_route NS ARGS...: `ip -n NS route show ARGS` prints something

@@ -7,14 +7,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "integration tests need root (they load BPF programs and make namespaces)" >&2
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-for b in "$NWD" "$NWCTL" "$BINDTEST"; do
-	[ -x "$b" ] || { echo "missing $b: run make first" >&2; echo "0 passed, 1 failed"; exit 1; }
-done
+nw_preflight "integration tests need root (they load BPF programs and make namespaces)"
 setup_fs
 
 for f in "$HERE"/test_*.sh; do

@@ -74,20 +74,23 @@ charon {
 EOT
 }
 
-# sw_gw_conf N: gateway N's connection (IKE only: this kernel has no ESP)
-sw_gw_conf() {
-	local d
-	d=$(sw_dir "gw$1")
-	cat >"$d/swanctl.conf" <<EOT
+# sw_swanctl_conf FILE CONN LOCAL_ADDR LOCAL_ID [REMOTE_ADDR]: a swanctl.conf
+# with the IKE connection CONN as every charon of the lab has it (IKEv2,
+# the lab's proposal and PSK, any remote id; IKE only: this kernel has no
+# ESP); without REMOTE_ADDR it only answers
+sw_swanctl_conf() {
+	local remote=
+	[ -z "${5:-}" ] || remote=$'\n'"    remote_addrs = $5"
+	cat >"$1" <<EOT
 connections {
-  segw {
+  $2 {
     version = 2
-    local_addrs = 10.66.0.$1
+    local_addrs = $3$remote
     proposals = aes128-sha256-modp2048
     dpd_delay = 1s
     local {
       auth = psk
-      id = gw$1.lab
+      id = $4
     }
     remote {
       auth = psk
@@ -96,12 +99,15 @@ connections {
   }
 }
 secrets {
-  ike-clients {
+  ike-$2 {
     secret = "$SW_PSK"
   }
 }
 EOT
 }
+
+# sw_gw_conf N: gateway N's connection
+sw_gw_conf() { sw_swanctl_conf "$(sw_dir "gw$1")/swanctl.conf" segw "10.66.0.$1" "gw$1.lab"; }
 
 sw_pid() { cat "$(sw_dir "$1")/pid" 2>/dev/null; }
 sw_vici_up() { [ -S "$(sw_dir "$1")/charon.vici" ]; }

@@ -364,13 +364,7 @@ test_route_state_device_gone_is_pending() {
 	wait_event '.type == "route_restore_failed" and .family == 4 and .reason == "missing_at_start" and .pending == true'
 	rstate_status '([.routes.guard.protected[] | select(.state == "pending")] | length) == 2'
 	# the device comes back (a new ifindex): the route follows its name
-	ip -n "$ns" link add d0 type veth peer name d0p netns "$gw" || fail "veth"
-	ip -n "$ns" addr add 192.0.2.10/24 dev d0
-	ip -n "$ns" addr add 2001:db8::10/64 dev d0 nodad
-	ip -n "$gw" addr add 192.0.2.1/24 dev d0p
-	ip -n "$gw" addr add 2001:db8::1/64 dev d0p nodad
-	ip -n "$gw" link set d0p up
-	ip -n "$ns" link set d0 up
+	lab_link "$ns" "$gw"
 	wait_until 10 has_route "$ns" default via 192.0.2.1 dev d0 || fail "v4 default not restored with its device"
 	wait_until 10 has_route6 "$ns" default via 2001:db8::1 dev d0 || fail "v6 default not restored with its device"
 	wait_event '.type == "route_restored" and .family == 4 and .reason == "missing_at_start" and .pending_ms >= 0'

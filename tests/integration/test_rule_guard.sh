@@ -22,6 +22,15 @@ has_rule6() { local ns=$1; shift; [ -n "$(ip -n "$ns" -6 rule show "$@" 2>/dev/n
 # every rule of NS, both families, with protocols
 rules_of() { ip -n "$1" -d rule show; ip -n "$1" -d -6 rule show; }
 
+# uidrule_lab NS_VAR: new_lab with the seed's browser workers' rule,
+# ip rule add uidrange 1000-1000 table 100 prio 100
+uidrule_lab() {
+	local _ul_ns
+	new_lab _ul_ns
+	ip -n "$_ul_ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	printf -v "$1" '%s' "$_ul_ns"
+}
+
 test_rule_default_main_v4_deleted_by_ip_is_restored_exactly() {
 	local ns before
 	new_lab ns
@@ -61,11 +70,10 @@ test_rule_default_main_v6_is_restored_and_no_32767_invented() {
 	true
 }
 
-# the seed's browser workers: ip rule add uidrange 1000-1000 table 100 prio 100
+# the seed's browser workers' rule (uidrule_lab)
 test_rule_protect_uidrange_rule_is_restored() {
 	local ns before
-	new_lab ns
-	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	uidrule_lab ns
 	ruleguard "$ns" '"protect": [ { "uidrange": "1000-1000" }, { "uidrange": "1001-1001", "family": 4 } ]'
 	before=$(rules_of "$ns")
 	ip -n "$ns" rule del uidrange 1000-1000 table 100 prio 100 || fail "ip rule del"
@@ -178,8 +186,7 @@ PY
 # lost notifications: the resync dumps rules too and puts back what is gone
 test_rule_enobufs_resync() {
 	local ns i
-	new_lab ns
-	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100
+	uidrule_lab ns
 	ruleguard "$ns" '"protect": [ { "priority": 100 } ]' '"rcvbuf_bytes": 4096'
 	for i in $(seq 0 1999); do
 		printf 'rule add fwmark %d table 300 prio %d\nrule del fwmark %d table 300 prio %d\n' \
@@ -198,8 +205,7 @@ test_rule_enobufs_resync() {
 # SIGHUP: a new rules section applies at once; the snapshot of what is kept
 test_rule_reload_changes_protection() {
 	local ns cg
-	new_lab ns
-	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100
+	uidrule_lab ns
 	ruleguard "$ns" '"protect_defaults": false'
 	ctl status --json | jq -e '.routes.guard.rules.protected == []' >/dev/null ||
 		fail "protected before the reload: $(ctl status --json | jq -c .routes.guard.rules.protected)"
@@ -276,8 +282,7 @@ RULESTATE_PROTECT='"protect": [ { "uidrange": "1000-1000" } ]'
 
 test_rule_state_deleted_while_down_is_restored_at_start() {
 	local ns before
-	new_lab ns
-	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	uidrule_lab ns
 	ruleguard "$ns" "$RULESTATE_PROTECT"
 	before=$(rules_of "$ns")
 	wait_until 5 rulestate_saved || fail "state file: $(cat "$TMP/state/protected.json" 2>&1)"
@@ -309,8 +314,7 @@ test_rule_state_deleted_while_down_is_restored_at_start() {
 # configuration no longer protects stays deleted
 test_rule_state_clean_stop_and_config_decide() {
 	local ns
-	new_lab ns
-	ip -n "$ns" rule add uidrange 1000-1000 table 100 prio 100 || fail "ip rule add"
+	uidrule_lab ns
 	ruleguard "$ns" "$RULESTATE_PROTECT"
 	wait_until 5 rulestate_saved || fail "no state file"
 	stop_daemon || fail "netwardd exited with $?"

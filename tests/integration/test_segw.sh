@@ -185,30 +185,7 @@ sg_sa_ids() {
 sg_operator_up() {
 	local d
 	d=$(sw_dir cl)
-	cat >"$TMP/cl-swanctl.conf" <<EOT
-connections {
-  corp {
-    version = 2
-    local_addrs = 10.66.0.10
-    remote_addrs = 10.66.0.$1
-    proposals = aes128-sha256-modp2048
-    dpd_delay = 1s
-    local {
-      auth = psk
-      id = client-corp.lab
-    }
-    remote {
-      auth = psk
-      id = %any
-    }
-  }
-}
-secrets {
-  ike-corp {
-    secret = "$SW_PSK"
-  }
-}
-EOT
+	sw_swanctl_conf "$TMP/cl-swanctl.conf" corp 10.66.0.10 client-corp.lab "10.66.0.$1"
 	swanctl --load-all --noprompt --file "$TMP/cl-swanctl.conf" --uri "unix://$d/charon.vici" \
 		>>"$d/stdout.log" 2>&1 || fail "swanctl --load-all on the client"
 	swanctl --initiate --ike corp --timeout 10 --uri "unix://$d/charon.vici" >>"$d/stdout.log" 2>&1 ||

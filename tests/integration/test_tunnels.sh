@@ -17,21 +17,27 @@ tn_script() {
 	mv "$TMP/cf.script.new" "$TMP/cf.script"
 }
 
-# tn_lab NS_VAR: a namespace with the API stand-in on 127.0.0.1:$TN_PORT and
-# an owner-only token file $TMP/cf.token
-tn_lab() {
-	local _tl_ns
-	new_netns _tl_ns
+# tn_api NS: the API stand-in on 127.0.0.1:$TN_PORT in NS (a namespace this
+# test made), the tunnel healthy, the account's token $TN_TOKEN in an
+# owner-only token file $TMP/cf.token
+tn_api() {
 	TN_TOKEN=tok-$(rand)$(rand)
 	install -m 600 /dev/null "$TMP/cf.token"
 	printf '%s\n' "$TN_TOKEN" >"$TMP/cf.token"
 	tn_script '[{"status": "healthy"}]'
 	: >"$TMP/cf.log"
-	nsenter --net="/run/netns/$_tl_ns" python3 "$NW_ROOT/tests/helpers/cf_mock.py" \
+	nsenter --net="/run/netns/$1" python3 "$NW_ROOT/tests/helpers/cf_mock.py" \
 		--script "$TMP/cf.script" --log "$TMP/cf.log" >"$TMP/cf.out" 2>&1 &
 	defer "kill $!"
-	wait_until 5 grep -q '^listening' "$TMP/cf.out" || fail "API stand-in did not start"
+	wait_until 5 grep -qs '^listening' "$TMP/cf.out" || fail "API stand-in did not start"
 	TN_PORT=$(awk '/^listening/ { print $2 }' "$TMP/cf.out")
+}
+
+# tn_lab NS_VAR: a new namespace with the API stand-in (tn_api)
+tn_lab() {
+	local _tl_ns
+	new_netns _tl_ns
+	tn_api "$_tl_ns"
 	printf -v "$1" '%s' "$_tl_ns"
 }
 
@@ -164,11 +170,7 @@ test_tunnel_silent_gateway_skips_rounds_and_holds_failover() {
 	tn_lab ns
 	# a gateway: a veth to a second namespace
 	new_netns gw
-	ip -n "$ns" link add d0 type veth peer name d0p netns "$gw"
-	ip -n "$ns" addr add 192.0.2.10/24 dev d0
-	ip -n "$gw" addr add 192.0.2.1/24 dev d0p
-	ip -n "$gw" link set d0p up
-	ip -n "$ns" link set d0 up
+	lab_link "$ns" "$gw"
 	start_fake_bus systemd1
 	tn_start "$ns" '' ', "gateway": "192.0.2.1"'
 	wait_event '.type == "tunnel_state" and .status == "healthy"'

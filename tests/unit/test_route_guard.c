@@ -23,6 +23,8 @@
 #include "route_guard.h"
 #include "rtnl.h"
 
+#include "nlattr_padding.h"
+
 #define MS 1000000ull
 
 /* --- building messages the way the kernel does ----------------------------- */
@@ -464,9 +466,7 @@ static void add_nh6(struct nw_rt *rt, const char *gw, int oif)
 static void test_build_zeroes_padding(void **state)
 {
 	char buf[NW_RTNL_MSG_MAX];
-	const struct nlattr *a;
 	struct nlmsghdr *nlh;
-	unsigned padded = 0;
 	struct nw_rt rt;
 
 	(void)state;
@@ -478,16 +478,7 @@ static void test_build_zeroes_padding(void **state)
 	memset(buf, 0xa5, sizeof(buf));
 	nlh = nw_rt_build(&rt, buf, sizeof(buf), RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, 1);
 	assert_non_null(nlh);
-	mnl_attr_for_each(a, nlh, sizeof(struct rtmsg)) {
-		const uint8_t *p = (const uint8_t *)a;
-		size_t end = MNL_ALIGN(a->nla_len);
-
-		if (a->nla_len != end)
-			padded++;
-		for (size_t i = a->nla_len; i < end; i++)
-			assert_int_equal(p[i], 0);
-	}
-	assert_int_equal(padded, 1);
+	assert_attr_padding_zero(nlh, sizeof(struct rtmsg), 1);
 }
 
 static void test_identity_v4(void **state)

@@ -241,6 +241,15 @@ static void parse_ok(const char *text, struct nw_state *out)
 		fail_msg("parse: %s", err);
 }
 
+/* text is valid (the well-formed one a group of refusals starts from) */
+static void parses(const char *text)
+{
+	struct nw_state s;
+
+	parse_ok(text, &s);
+	nw_state_free(&s);
+}
+
 /* text is refused with -EINVAL and an error that contains want */
 static void parse_bad(const char *text, size_t len, const char *want)
 {
@@ -385,9 +394,11 @@ static void test_parse_minimal(void **state)
 /* --- bad files ------------------------------------------------------------------------ */
 
 #define HEAD "{\"version\":1,\"netns\":5,"
-#define ROUTE(extra) "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\"," \
-	"\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,\"multipath\":false," \
-	"\"nexthops\":[{\"gateway\":\"192.0.2.1\",\"ifindex\":2}]" extra "}],\"rules\":[]}"
+/* a learned default route with the nexthops nh (what goes between [ ]) */
+#define ROUTE_NH(nh, extra) "\"routes\":[{\"origin\":\"learned\",\"family\":4," \
+	"\"dst\":\"0.0.0.0/0\",\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0," \
+	"\"multipath\":false,\"nexthops\":[" nh "]" extra "}],\"rules\":[]}"
+#define ROUTE(extra) ROUTE_NH("{\"gateway\":\"192.0.2.1\",\"ifindex\":2}", extra)
 #define RULE(extra) "\"routes\":[],\"rules\":[{\"origin\":\"learned\",\"family\":4," \
 	"\"priority\":0,\"table\":255,\"action\":1,\"protocol\":2" extra "}]}"
 
@@ -468,12 +479,7 @@ static void test_parse_bad_routes(void **state)
 {
 	(void)state;
 	/* the well-formed one these start from */
-	{
-		struct nw_state s;
-
-		parse_ok(HEAD ROUTE(""), &s);
-		nw_state_free(&s);
-	}
+	parses(HEAD ROUTE(""));
 	parse_bad_str(HEAD ROUTE(",\"colour\":1"), "routes[0].colour: unknown key");
 	parse_bad_str(HEAD "\"routes\":[{\"family\":4}],\"rules\":[]}", "routes[0].origin: missing");
 	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"kernel\"}],\"rules\":[]}",
@@ -500,38 +506,20 @@ static void test_parse_bad_routes(void **state)
 		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
 		      "\"multipath\":false}],\"rules\":[]}", "routes[0].nexthops: missing");
 	/* nexthops */
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"ifindex\":1},{\"ifindex\":2}]}],"
-		      "\"rules\":[]}", "2 nexthops, at most 1 without \"multipath\"");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"gateway\":\"192.0.2.300\","
-		      "\"ifindex\":1}]}],\"rules\":[]}", "nexthops[0].gateway: not an IP address");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"gateway\":\"fe80::1\","
-		      "\"ifindex\":1}]}],\"rules\":[]}", "needs \"via\"");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"via\":true,\"ifindex\":1}]}],"
-		      "\"rules\":[]}", "via: without a gateway");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"ifindex\":1,\"weight\":0}]}],"
-		      "\"rules\":[]}", "weight: 0 is out of range");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"ifindex\":1,\"dev\":"
-		      "\"a-name-longer-than-15\"}]}],\"rules\":[]}", "dev: expected 1 to 15 bytes");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"weight\":1}]}],"
-		      "\"rules\":[]}", "nexthops[0].ifindex: missing");
-	parse_bad_str(HEAD "\"routes\":[{\"origin\":\"learned\",\"family\":4,\"dst\":\"0.0.0.0/0\","
-		      "\"table\":254,\"protocol\":3,\"scope\":0,\"type\":1,\"metric\":0,"
-		      "\"multipath\":false,\"nexthops\":[{\"ifindex\":1,\"dev\":\"\"}]}],"
-		      "\"rules\":[]}", "dev: expected 1 to 15 bytes");
+	parse_bad_str(HEAD ROUTE_NH("{\"ifindex\":1},{\"ifindex\":2}", ""),
+		      "2 nexthops, at most 1 without \"multipath\"");
+	parse_bad_str(HEAD ROUTE_NH("{\"gateway\":\"192.0.2.300\",\"ifindex\":1}", ""),
+		      "nexthops[0].gateway: not an IP address");
+	parse_bad_str(HEAD ROUTE_NH("{\"gateway\":\"fe80::1\",\"ifindex\":1}", ""),
+		      "needs \"via\"");
+	parse_bad_str(HEAD ROUTE_NH("{\"via\":true,\"ifindex\":1}", ""), "via: without a gateway");
+	parse_bad_str(HEAD ROUTE_NH("{\"ifindex\":1,\"weight\":0}", ""),
+		      "weight: 0 is out of range");
+	parse_bad_str(HEAD ROUTE_NH("{\"ifindex\":1,\"dev\":\"a-name-longer-than-15\"}", ""),
+		      "dev: expected 1 to 15 bytes");
+	parse_bad_str(HEAD ROUTE_NH("{\"weight\":1}", ""), "nexthops[0].ifindex: missing");
+	parse_bad_str(HEAD ROUTE_NH("{\"ifindex\":1,\"dev\":\"\"}", ""),
+		      "dev: expected 1 to 15 bytes");
 }
 
 /* more nexthops than a route holds, more routes than the guard protects */
@@ -567,12 +555,7 @@ static void test_parse_too_many(void **state)
 static void test_parse_bad_rules(void **state)
 {
 	(void)state;
-	{
-		struct nw_state s;
-
-		parse_ok(HEAD RULE(""), &s);
-		nw_state_free(&s);
-	}
+	parses(HEAD RULE(""));
 	parse_bad_str(HEAD RULE(",\"lookup\":1"), "rules[0].lookup: unknown key");
 	parse_bad_str(HEAD "\"routes\":[],\"rules\":[{\"origin\":\"learned\",\"family\":4}]}",
 		      "rules[0].priority: missing");

@@ -24,6 +24,8 @@
 #include "route_guard.h"
 #include "rtnl.h"
 
+#include "nlattr_padding.h"
+
 #define MS 1000000ull
 
 /* attribute numbers of newer kernels (linux/fib_rules.h of 6.15), whatever
@@ -547,9 +549,7 @@ static void test_build_everything(void **state)
 static void test_build_zeroes_padding(void **state)
 {
 	char buf[NW_RTNL_MSG_MAX];
-	const struct nlattr *a;
 	struct nlmsghdr *nlh;
-	unsigned padded = 0;
 	struct nw_rule r;
 
 	(void)state;
@@ -564,17 +564,7 @@ static void test_build_zeroes_padding(void **state)
 	memset(buf, 0xa5, sizeof(buf));
 	nlh = nw_rule_build(&r, buf, sizeof(buf), RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, 1);
 	assert_non_null(nlh);
-	mnl_attr_for_each(a, nlh, sizeof(struct fib_rule_hdr)) {
-		const uint8_t *p = (const uint8_t *)a;
-
-		size_t end = MNL_ALIGN(a->nla_len);
-
-		if (a->nla_len != end)
-			padded++;
-		for (size_t i = a->nla_len; i < end; i++)
-			assert_int_equal(p[i], 0);
-	}
-	assert_int_equal(padded, 6);
+	assert_attr_padding_zero(nlh, sizeof(struct fib_rule_hdr), 6);
 }
 
 /* --- identity ------------------------------------------------------------------ */

@@ -1320,7 +1320,7 @@ static void test_state_restart(void **state)
 		struct nw_tun_claim c1 = claim(f->watch[1].tunnel_id, UNIT, "tun1", "");
 		struct nw_tun_claim c3 = claim(f->watch[3].tunnel_id, UNIT, "tun3", "");
 
-		nw_tun_boot_id(w.boot_id);
+		nw_boot_id(w.boot_id, sizeof(w.boot_id));
 		assert_int_equal(nw_tun_claims_add(&w, &c0), 0);
 		assert_int_equal(nw_tun_claims_add(&w, &c1), 0);
 		assert_int_equal(nw_tun_claims_add(&w, &c3), 0);

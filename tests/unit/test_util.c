@@ -315,6 +315,63 @@ static void test_read_file_errors(void **state)
 	assert_null(text);
 }
 
+static void test_read_regular_file(void **state)
+{
+	const char *dir = *state;
+	char p[PATH_MAX], err[128], *text = NULL;
+	size_t len = 99;
+
+	snprintf(p, sizeof(p), "%s/state", dir);
+	write_data(p, "{}\n", 3);
+	assert_int_equal(nw_read_regular_file(p, 3, &text, &len, err, sizeof(err)), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(text, "{}\n");
+	assert_string_equal(err, "");
+	free(text);
+
+	assert_int_equal(nw_read_regular_file(p, 2, &text, &len, err, sizeof(err)), -EFBIG);
+	assert_null(text);
+	assert_string_equal(err, "3 bytes, at most 2");
+
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	assert_int_equal(nw_read_regular_file(p, 100, &text, &len, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, strerror(ENOENT));
+	assert_int_equal(nw_read_regular_file(dir, 100, &text, &len, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "not a regular file");
+	/* a FIFO: refused, not waited on */
+	snprintf(p, sizeof(p), "%s/fifo", dir);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(nw_read_regular_file(p, 100, &text, &len, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "not a regular file");
+	assert_null(text);
+	assert_int_equal(len, 0);
+}
+
+static void test_boot_id(void **state)
+{
+	char id[NW_BOOT_ID_LEN], small[8] = "x";
+
+	(void)state;
+	nw_boot_id(id, sizeof(id));
+	if (access("/proc/sys/kernel/random/boot_id", R_OK) == 0)
+		assert_true(nw_is_uuid(id));
+	/* it does not fit: unknown, never cut */
+	nw_boot_id(small, sizeof(small));
+	assert_string_equal(small, "");
+}
+
+static void test_is_uuid(void **state)
+{
+	(void)state;
+	assert_true(nw_is_uuid("c1744f8b-faa1-48a4-9e5c-02ac921467fa"));
+	assert_true(nw_is_uuid("C1744F8B-FAA1-48A4-9E5C-02AC921467FA"));
+	assert_false(nw_is_uuid(""));
+	assert_false(nw_is_uuid("c1744f8bfaa148a49e5c02ac921467fa"));
+	assert_false(nw_is_uuid("c1744f8b-faa1-48a4-9e5c"));
+	assert_false(nw_is_uuid("c1744f8b-faa1-48a4-9e5c-02ac921467fa-"));
+	assert_false(nw_is_uuid("c1744f8b-faa1-48a4-9e5c-02ac921467fg"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +389,9 @@ int main(void)
 		TMPDIR_TEST(test_read_file),
 		TMPDIR_TEST(test_read_file_small),
 		TMPDIR_TEST(test_read_file_errors),
+		TMPDIR_TEST(test_read_regular_file),
+		cmocka_unit_test(test_boot_id),
+		cmocka_unit_test(test_is_uuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

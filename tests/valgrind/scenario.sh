@@ -223,9 +223,8 @@ vg_no_fatal_signal() { ! grep -q 'Process terminating with default action of sig
 
 [ "$(id -u)" -eq 0 ] || vg_skip_all "needs root (BPF programs, namespaces, cgroups)"
 command -v valgrind >/dev/null || vg_skip_all "valgrind is not installed (apt-get install valgrind)"
-for b in "$NWD" "$NWCTL" "$BINDTEST"; do
-	[ -x "$b" ] || { echo "missing $b: run make first" >&2; echo "0 passed, 1 failed"; exit 1; }
-done
+# root already (a skip above): the binaries
+nw_preflight "needs root (BPF programs, namespaces, cgroups)"
 for t in jq python3 nsenter; do
 	command -v "$t" >/dev/null || vg_skip_all "$t is needed"
 done
