@@ -129,6 +129,11 @@ nspawn_boot() {
 		--volatile=overlay --private-network
 		--bind="$_nb_dir/bus:/run/dbus")
 	[ -d "$BUILD" ] && _nb_args+=(--bind-ro="$BUILD:/opt/netward")
+	# a sanitizer build needs its runtimes, which the tree does not have
+	local _nb_lib
+	for _nb_lib in $(ldd "$BUILD/netwardd" 2>/dev/null | awk '$1 ~ /^lib(asan|ubsan)\.so/ { print $3 }'); do
+		_nb_args+=(--bind-ro="$_nb_lib")
+	done
 
 	_nb_t0=$(date +%s%N)
 	(
