@@ -49,8 +49,6 @@ sec=$TMP/section
 	echo "| ---: | ---: | ---: | ---: | ---: |"
 	jq -r '.incarnations | to_entries[] | "| \(.key + 1) | \(.value.seconds) | \(.value.cpu_pct) % | \(.value.max_rss_kb) KB | \(.value.fds_first) -> \(.value.fds_last) |"' \
 		"$TMP/report.json"
-	echo
-	echo "Events by type: $(jq -r '.events | to_entries | map("\(.key) \(.value)") | join(", ")' "$TMP/report.json")."
 } >"$sec"
 cat "$sec"
 [ -z "$OUT" ] || write_section "$OUT" "$SECTION" "$sec"
