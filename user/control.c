@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -407,4 +408,28 @@ void nw_control_close(struct nw_control *ctl)
 	close(ctl->fd);
 	unlink(ctl->path);
 	free(ctl);
+}
+
+void nw_control_set_error(cJSON *reply, const char *msg)
+{
+	cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
+	cJSON_AddStringToObject(reply, "error", msg);
+}
+
+int nw_control_ms_field(const cJSON *req, const char *key, uint64_t min, uint64_t max,
+			bool *given, uint64_t *out, char *msg, size_t msglen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
+
+	*given = v && !cJSON_IsNull(v);
+	if (!*given)
+		return 0;
+	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
+	    v->valuedouble != (double)(uint64_t)v->valuedouble) {
+		snprintf(msg, msglen, "%s: must be a whole number of ms from %llu to %llu", key,
+			 (unsigned long long)min, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = (uint64_t)v->valuedouble;
+	return 0;
 }

@@ -3,6 +3,8 @@
 #ifndef NETWARD_CONTROL_H
 #define NETWARD_CONTROL_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-event.h>
 #include <cjson/cJSON.h>
 
@@ -42,5 +44,12 @@ void nw_control_client_set_close_cb(struct nw_control_client *c, nw_control_clos
 				    void *ud);
 /* Clients waiting for a deferred reply. */
 unsigned nw_control_pending(const struct nw_control *ctl);
+
+/* reply says "ok": false and "error": msg */
+void nw_control_set_error(cJSON *reply, const char *msg);
+/* req's key ("quiet_ms", "timeout_ms"): absent or null (*given false), or
+ * an integral number of ms within [min, max] (else -EINVAL and msg) */
+int nw_control_ms_field(const cJSON *req, const char *key, uint64_t min, uint64_t max,
+			bool *given, uint64_t *out, char *msg, size_t msglen);
 
 #endif

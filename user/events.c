@@ -261,6 +261,46 @@ static void messagef(cJSON *ev, const char *fmt, ...)
 	va_end(ap);
 }
 
+int nw_history_reply(const struct nw_history *h, const cJSON *req, cJSON *reply, int *type,
+		     char *err, size_t errlen)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "type");
+	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
+	size_t limit = h->count, first;
+	cJSON *arr;
+
+	*type = -1;
+	if (t && !cJSON_IsNull(t) &&
+	    (!cJSON_IsString(t) || (*type = nw_event_type_parse(t->valuestring)) < 0 ||
+	     !nw_event_type_public((unsigned)*type))) {
+		snprintf(err, errlen, "type: \"%s\" is not an event type",
+			 cJSON_IsString(t) ? t->valuestring : "?");
+		*type = -1;
+		return -EINVAL;
+	}
+	if (cJSON_IsNumber(lim) && lim->valuedouble >= 0 && lim->valuedouble < (double)limit)
+		limit = (size_t)lim->valuedouble;
+	if (!(arr = cJSON_AddArrayToObject(reply, "events")))
+		return -ENOMEM;
+	/* the newest `limit` matching events, oldest first */
+	first = h->count;
+	for (size_t n = 0; first > 0 && n < limit; first--) {
+		unsigned ty = 0;
+
+		nw_history_get(h, first - 1, &ty);
+		if (*type < 0 || ty == (unsigned)*type)
+			n++;
+	}
+	for (size_t i = first; i < h->count; i++) {
+		unsigned ty = 0;
+		const char *line = nw_history_get(h, i, &ty);
+
+		if (*type < 0 || ty == (unsigned)*type)
+			cJSON_AddItemToArray(arr, cJSON_Parse(line));
+	}
+	return 0;
+}
+
 cJSON *nw_event_drops(struct nw_drop_watch *w, uint32_t netns, uint64_t total)
 {
 	bool first = !w->started;

@@ -61,5 +61,11 @@ void nw_history_free(struct nw_history *h);
 int nw_history_add(struct nw_history *h, unsigned type, const char *json);
 /* i-th oldest retained event (0 <= i < count) */
 const char *nw_history_get(const struct nw_history *h, size_t i, unsigned *type);
+/* The control socket's "events" request (req: "type", "limit"): reply gets
+ * "events", the newest `limit` matching events of h, oldest first; *type
+ * is the public type asked for, -1 for all. -EINVAL with err set when
+ * "type" names no public event type. */
+int nw_history_reply(const struct nw_history *h, const cJSON *req, cJSON *reply, int *type,
+		     char *err, size_t errlen);
 
 #endif

@@ -1300,12 +1300,6 @@ static void status(struct daemon *d, cJSON *r)
 		cJSON_AddStringToObject(r, "not_implemented", d->cfg.pending);
 }
 
-static void set_error(cJSON *reply, const char *msg)
-{
-	cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
-	cJSON_AddStringToObject(reply, "error", msg);
-}
-
 /* --- wait-stable: a reply deferred until the namespace is quiet ----------------- */
 
 struct stable_wait {
@@ -1347,25 +1341,6 @@ static void on_stable_client_gone(struct nw_control_client *c, void *ud)
 	free(sw);
 }
 
-/* "quiet_ms"/"timeout_ms": an integral number of ms within [min, max] */
-static int ms_field(const cJSON *req, const char *key, uint64_t min, uint64_t max, bool *given,
-		    uint64_t *out, char *msg, size_t msglen)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-
-	*given = v && !cJSON_IsNull(v);
-	if (!*given)
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
-	    v->valuedouble != (double)(uint64_t)v->valuedouble) {
-		snprintf(msg, msglen, "%s: must be a whole number of ms from %llu to %llu", key,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = (uint64_t)v->valuedouble;
-	return 0;
-}
-
 static int wait_stable(struct daemon *d, struct nw_control_client *c, const cJSON *req,
 		       cJSON *reply)
 {
@@ -1375,13 +1350,15 @@ static int wait_stable(struct daemon *d, struct nw_control_client *c, const cJSO
 	char msg[128];
 	int r;
 
-	if (ms_field(req, "quiet_ms", 1, 86400000, &has_quiet, &quiet_ms, msg, sizeof(msg)) ||
-	    ms_field(req, "timeout_ms", 0, 86400000, &has_timeout, &timeout_ms, msg, sizeof(msg))) {
-		set_error(reply, msg);
+	if (nw_control_ms_field(req, "quiet_ms", 1, 86400000, &has_quiet, &quiet_ms, msg,
+				sizeof(msg)) ||
+	    nw_control_ms_field(req, "timeout_ms", 0, 86400000, &has_timeout, &timeout_ms, msg,
+				sizeof(msg))) {
+		nw_control_set_error(reply, msg);
 		return 0;
 	}
 	if (!d->stab || !(sw = calloc(1, sizeof(*sw)))) {
-		set_error(reply, "wait-stable: out of memory");
+		nw_control_set_error(reply, "wait-stable: out of memory");
 		return 0;
 	}
 	sw->c = c;
@@ -1391,7 +1368,7 @@ static int wait_stable(struct daemon *d, struct nw_control_client *c, const cJSO
 	if (r < 0) {
 		free(sw);
 		snprintf(msg, sizeof(msg), "wait-stable: %s", strerror(-r));
-		set_error(reply, msg);
+		nw_control_set_error(reply, msg);
 		return 0;
 	}
 	nw_control_client_set_close_cb(c, on_stable_client_gone, sw);
@@ -1452,15 +1429,16 @@ static int probes_cmd(struct daemon *d, struct nw_control_client *c, const cJSON
 		return 0;
 	}
 	if (!(w = calloc(1, sizeof(*w)))) {
-		set_error(reply, "probes: out of memory");
+		nw_control_set_error(reply, "probes: out of memory");
 		return 0;
 	}
 	w->d = d;
 	w->c = c;
 	if ((r = nw_recovery_run_probe_now(d->rec, on_probes_done, w)) < 0) {
 		free(w);
-		set_error(reply, r == -ENOENT ? "no probes are configured (netward.json \"probes\")"
-					      : strerror(-r));
+		nw_control_set_error(reply, r == -ENOENT
+				     ? "no probes are configured (netward.json \"probes\")"
+				     : strerror(-r));
 		return 0;
 	}
 	nw_control_client_set_close_cb(c, on_probes_client_gone, w);
@@ -1492,7 +1470,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(req, "failover");
 
 		if (fo && !cJSON_IsString(fo)) {
-			set_error(reply, "failover: expected a connection name");
+			nw_control_set_error(reply, "failover: expected a connection name");
 			return 0;
 		}
 		if (cJSON_IsString(fo)) {
@@ -1501,7 +1479,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 			if (!d->segw || nw_segw_failover(d->segw, fo->valuestring)) {
 				snprintf(msg, sizeof(msg), "failover: no SEGW connection \"%.100s\"",
 					 fo->valuestring);
-				set_error(reply, msg);
+				nw_control_set_error(reply, msg);
 				return 0;
 			}
 		}
@@ -1523,46 +1501,17 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		char err[NW_ERR_LEN];
 
 		if (reload(d, err, sizeof(err)))
-			set_error(reply, err);
+			nw_control_set_error(reply, err);
 		return 0;
 	}
 	if (!strcmp(cmd, "events")) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "type");
-		const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
 		const cJSON *fol = cJSON_GetObjectItemCaseSensitive(req, "follow");
-		int type = -1;
-		size_t limit = d->hist.count, first;
-		cJSON *arr;
+		char msg[128];
+		int type;
 
-		if (t && !cJSON_IsNull(t)) {
-			if (!cJSON_IsString(t) || (type = nw_event_type_parse(t->valuestring)) < 0 ||
-			    !nw_event_type_public((unsigned)type)) {
-				char msg[128];
-
-				snprintf(msg, sizeof(msg), "type: \"%s\" is not an event type",
-					 cJSON_IsString(t) ? t->valuestring : "?");
-				set_error(reply, msg);
-				return 0;
-			}
-		}
-		if (cJSON_IsNumber(lim) && lim->valuedouble >= 0 && lim->valuedouble < (double)limit)
-			limit = (size_t)lim->valuedouble;
-		arr = cJSON_AddArrayToObject(reply, "events");
-		/* the newest `limit` matching events, oldest first */
-		first = d->hist.count;
-		for (size_t n = 0; first > 0 && n < limit; first--) {
-			unsigned ty;
-
-			nw_history_get(&d->hist, first - 1, &ty);
-			if (type < 0 || ty == (unsigned)type)
-				n++;
-		}
-		for (size_t i = first; i < d->hist.count; i++) {
-			unsigned ty;
-			const char *line = nw_history_get(&d->hist, i, &ty);
-
-			if (type < 0 || ty == (unsigned)type)
-				cJSON_AddItemToArray(arr, cJSON_Parse(line));
+		if (nw_history_reply(&d->hist, req, reply, &type, msg, sizeof(msg))) {
+			nw_control_set_error(reply, msg);
+			return 0;
 		}
 		if (cJSON_IsTrue(fol)) {
 			nw_control_client_follow(c, type);
@@ -1574,7 +1523,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "unknown command \"%.100s\"", cmd);
-		set_error(reply, msg);
+		nw_control_set_error(reply, msg);
 	}
 	return 0;
 }

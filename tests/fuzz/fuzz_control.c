@@ -13,8 +13,9 @@
  * reply until netwardd closes the connection.
  *
  * The handler stands in for netwardd's on_request (user/netwardd.c: static,
- * and it needs the whole daemon): it mirrors its checks of the request's
- * fields with no daemon state behind them. ping; wait-stable ("quiet_ms",
+ * and it needs the whole daemon): it checks the request's fields with the
+ * same functions (nw_control_ms_field, nw_history_reply) and mirrors the
+ * rest with no daemon state behind them. ping; wait-stable ("quiet_ms",
  * "timeout_ms": whole ms within bounds, else an error; valid: a deferred
  * reply, given after the next loop turn); probes ("now": true defers the
  * reply, as with probes configured); tunnels, segw ("failover" must be a
@@ -54,31 +55,6 @@ static struct nw_history hist;
 static struct nw_control_client *waiting;
 static bool following;
 
-static void set_error(cJSON *reply, const char *msg)
-{
-	cJSON_ReplaceItemInObject(reply, "ok", cJSON_CreateFalse());
-	cJSON_AddStringToObject(reply, "error", msg);
-}
-
-/* netwardd.c ms_field */
-static int ms_field(const cJSON *req, const char *key, uint64_t min, uint64_t max, bool *given,
-		    uint64_t *out, char *msg, size_t msglen)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, key);
-
-	*given = v && !cJSON_IsNull(v);
-	if (!*given)
-		return 0;
-	if (!cJSON_IsNumber(v) || v->valuedouble < (double)min || v->valuedouble > (double)max ||
-	    v->valuedouble != (double)(uint64_t)v->valuedouble) {
-		snprintf(msg, msglen, "%s: must be a whole number of ms from %llu to %llu", key,
-			 (unsigned long long)min, (unsigned long long)max);
-		return -EINVAL;
-	}
-	*out = (uint64_t)v->valuedouble;
-	return 0;
-}
-
 static void on_gone(struct nw_control_client *c, void *ud)
 {
 	(void)ud;
@@ -97,43 +73,14 @@ static int defer(struct nw_control_client *c)
 
 static int events_cmd(struct nw_control_client *c, const cJSON *req, cJSON *reply)
 {
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "type");
-	const cJSON *lim = cJSON_GetObjectItemCaseSensitive(req, "limit");
-	const cJSON *fol = cJSON_GetObjectItemCaseSensitive(req, "follow");
-	int type = -1;
-	size_t limit = hist.count, first;
-	cJSON *arr;
+	char msg[128];
+	int type;
 
-	if (t && !cJSON_IsNull(t)) {
-		if (!cJSON_IsString(t) || (type = nw_event_type_parse(t->valuestring)) < 0 ||
-		    !nw_event_type_public((unsigned)type)) {
-			char msg[128];
-
-			snprintf(msg, sizeof(msg), "type: \"%s\" is not an event type",
-				 cJSON_IsString(t) ? t->valuestring : "?");
-			set_error(reply, msg);
-			return 0;
-		}
+	if (nw_history_reply(&hist, req, reply, &type, msg, sizeof(msg))) {
+		nw_control_set_error(reply, msg);
+		return 0;
 	}
-	if (cJSON_IsNumber(lim) && lim->valuedouble >= 0 && lim->valuedouble < (double)limit)
-		limit = (size_t)lim->valuedouble;
-	arr = cJSON_AddArrayToObject(reply, "events");
-	first = hist.count;
-	for (size_t n = 0; first > 0 && n < limit; first--) {
-		unsigned ty;
-
-		nw_history_get(&hist, first - 1, &ty);
-		if (type < 0 || ty == (unsigned)type)
-			n++;
-	}
-	for (size_t i = first; i < hist.count; i++) {
-		unsigned ty;
-		const char *line = nw_history_get(&hist, i, &ty);
-
-		if (type < 0 || ty == (unsigned)type)
-			cJSON_AddItemToArray(arr, cJSON_Parse(line));
-	}
-	if (cJSON_IsTrue(fol)) {
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "follow"))) {
 		nw_control_client_follow(c, type);
 		following = true;
 		return 1;
@@ -158,10 +105,11 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		bool has_quiet, has_timeout;
 		char msg[128];
 
-		if (ms_field(req, "quiet_ms", 1, 86400000, &has_quiet, &quiet_ms, msg, sizeof(msg)) ||
-		    ms_field(req, "timeout_ms", 0, 86400000, &has_timeout, &timeout_ms, msg,
-			     sizeof(msg))) {
-			set_error(reply, msg);
+		if (nw_control_ms_field(req, "quiet_ms", 1, 86400000, &has_quiet, &quiet_ms, msg,
+					sizeof(msg)) ||
+		    nw_control_ms_field(req, "timeout_ms", 0, 86400000, &has_timeout, &timeout_ms, msg,
+					sizeof(msg))) {
+			nw_control_set_error(reply, msg);
 			return 0;
 		}
 		return defer(c);
@@ -183,7 +131,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		const cJSON *fo = cJSON_GetObjectItemCaseSensitive(req, "failover");
 
 		if (fo && !cJSON_IsString(fo)) {
-			set_error(reply, "failover: expected a connection name");
+			nw_control_set_error(reply, "failover: expected a connection name");
 			return 0;
 		}
 		if (cJSON_IsString(fo)) {
@@ -191,7 +139,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 
 			snprintf(msg, sizeof(msg), "failover: no SEGW connection \"%.100s\"",
 				 fo->valuestring);
-			set_error(reply, msg);
+			nw_control_set_error(reply, msg);
 			return 0;
 		}
 		cJSON_AddArrayToObject(t, "connections");
@@ -215,7 +163,7 @@ static int on_request(struct nw_control_client *c, const cJSON *req, cJSON *repl
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "unknown command \"%.100s\"", cmd);
-		set_error(reply, msg);
+		nw_control_set_error(reply, msg);
 	}
 	return 0;
 }

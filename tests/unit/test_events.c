@@ -669,6 +669,63 @@ static void test_history_copies(void **state)
 	nw_history_free(&h);
 }
 
+/* reply's "events" as the "n" of each, "3,5" */
+static void event_ns(const cJSON *reply, char *out, size_t len)
+{
+	const cJSON *e;
+
+	out[0] = 0;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(reply, "events"))
+		snprintf(out + strlen(out), len - strlen(out), "%s%d", out[0] ? "," : "",
+			 cJSON_GetObjectItemCaseSensitive(e, "n")->valueint);
+}
+
+/* The "events" request: the newest "limit" of a "type", oldest first; a
+ * type that is not public is an error that names it. */
+static void test_history_reply(void **state)
+{
+	static const unsigned types[] = { NW_EV_BIND_DENIED, NW_EV_ROUTE_DELETED, NW_EV_BIND_DENIED,
+					  NW_EV_ROUTE_DELETED, NW_EV_BIND_DENIED };
+	struct nw_history h;
+	char json[32], ns[64], err[128];
+	cJSON *req, *reply;
+	int type;
+
+	(void)state;
+	assert_int_equal(nw_history_init(&h, 8), 0);
+	for (unsigned i = 0; i < 5; i++) {
+		snprintf(json, sizeof(json), "{\"n\": %u}", i + 1);
+		assert_int_equal(nw_history_add(&h, types[i], json), 0);
+	}
+	req = cJSON_Parse("{\"cmd\": \"events\"}");
+	reply = cJSON_CreateObject();
+	assert_int_equal(nw_history_reply(&h, req, reply, &type, err, sizeof(err)), 0);
+	assert_int_equal(type, -1);
+	event_ns(reply, ns, sizeof(ns));
+	assert_string_equal(ns, "1,2,3,4,5");
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+
+	req = cJSON_Parse("{\"cmd\": \"events\", \"type\": \"bind_denied\", \"limit\": 2}");
+	reply = cJSON_CreateObject();
+	assert_int_equal(nw_history_reply(&h, req, reply, &type, err, sizeof(err)), 0);
+	assert_int_equal(type, NW_EV_BIND_DENIED);
+	event_ns(reply, ns, sizeof(ns));
+	assert_string_equal(ns, "3,5");
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+
+	req = cJSON_Parse("{\"cmd\": \"events\", \"type\": \"rtnl_request\"}");
+	reply = cJSON_CreateObject();
+	cJSON_AddTrueToObject(reply, "ok");
+	assert_int_equal(nw_history_reply(&h, req, reply, &type, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "type: \"rtnl_request\" is not an event type");
+	assert_int_equal(type, -1);
+	cJSON_Delete(req);
+	cJSON_Delete(reply);
+	nw_history_free(&h);
+}
+
 static double num_field(const cJSON *ev, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ev, k);
@@ -735,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_history),
 		cmocka_unit_test(test_history_copies),
 		cmocka_unit_test(test_drops),
+		cmocka_unit_test(test_history_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
