@@ -128,6 +128,7 @@ daemon_ready() {
 }
 start_daemon() {
 	"$@" "$NWD" --config "$TMP/netward.json" --pin-dir "$PIN" --socket "$SOCK" \
+		--state-dir "$TMP/state" \
 		>"$TMP/netwardd.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 15 daemon_ready || die "netwardd not ready after 15 s"
