@@ -95,13 +95,9 @@ TMP='' PIN='' CG='' NS='' GW='' NET='' DAEMON_PID='' HELPER_PID=''
 PEER_PGIDS=()
 
 # --- scratch: cgroup, pin dir, a namespace ------------------------------------------
-# lab_setup without make_lab's veth and gateway: one namespace, loopback only
-trap_exits lab_cleanup
-mount_fs
-find_cgroup2
-make_scratch
-CG=$CG2/netward-bench-$ID
-mkdir "$CG"
+# lab_scratch (lab_setup without make_lab's veth and gateway): one
+# namespace, loopback only
+lab_scratch
 NS=ntun-$ID
 ip netns add "$NS"
 ip -n "$NS" link set lo up

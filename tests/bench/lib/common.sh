@@ -280,13 +280,17 @@ restore_lab() {
 # (make_lab PREFIX). The script sets what lab_cleanup undoes to '' (and
 # PEER_PGIDS to ()) first.
 lab_setup() {
+	lab_scratch
+	make_lab "$1"
+}
+# lab_scratch: lab_setup without the lab (a benchmark that makes its own)
+lab_scratch() {
 	trap_exits lab_cleanup
 	mount_fs
 	find_cgroup2
 	make_scratch
 	CG=$CG2/netward-bench-$ID
 	mkdir "$CG"
-	make_lab "$1"
 }
 
 # lab_cleanup: stops the helper (HELPER_PID), the peers and netwardd;
